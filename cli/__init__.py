@@ -1,0 +1,1 @@
+"""zoo command line."""

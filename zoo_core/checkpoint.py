@@ -1,0 +1,211 @@
+"""Checkpoint directories: ``model.safetensors`` + ``config.json`` (+ ``README.md`` card).
+
+Only safetensors and JSON are ever read back: never pickle, never an import path. The
+config records, for each component, its kind, registered name, providing distribution and
+version, and its config; loading rebuilds the model through the registry and loads the
+weights strictly. Every file is written to a temporary name and renamed into place, so a
+crash while saving leaves the previous checkpoint intact.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from .errors import ZooError
+
+FORMAT_VERSION = 1
+WEIGHTS_FILE = "model.safetensors"
+CONFIG_FILE = "config.json"
+FORBIDDEN_SUFFIXES = (".bin", ".pt", ".pth", ".pkl", ".pickle", ".ckpt")
+
+
+def zoo_version() -> str:
+    try:
+        return metadata.version("zoo-nlp")
+    except metadata.PackageNotFoundError:
+        return "0+unknown"
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def atomic_write_json(path: Path, obj: Any) -> None:
+    atomic_write_bytes(path, (json.dumps(obj, indent=2, sort_keys=False) + "\n").encode("utf-8"))
+
+
+def atomic_save_tensors(path: Path, tensors: dict, metadata_: dict[str, str] | None = None) -> None:
+    from safetensors.torch import save
+
+    data = {k: v.detach().to("cpu").clone().contiguous() for k, v in tensors.items()}
+    atomic_write_bytes(path, save(data, metadata=metadata_))
+
+
+def requirements_of(spec) -> list[str]:
+    """Pinnable ``dist==version`` lines for every distribution the model's components come from."""
+    dists = {zoo_version_req(): None}
+    for comp in [spec.model.embed, *spec.model.mixer, spec.model.pool, spec.model.loss, spec.model.optim]:
+        dists[f"{comp.dist}=={comp.version}"] = None
+    return sorted(dists)
+
+
+def zoo_version_req() -> str:
+    return f"zoo-nlp=={zoo_version()}"
+
+
+def save_model(model, directory: str | Path, *, labels: list[str] | None = None,
+               extra: dict[str, Any] | None = None) -> Path:
+    """Write weights and config of a ZooModel (which carries its ``run_spec``)."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    spec = model.run_spec
+    components = {label: f"{ms.kind}:{ms.name}" for label, _, _, ms in model.parts()}
+    meta = {"format": "pt", "zoo_version": zoo_version(), "zoo_components": json.dumps(components)}
+    weights_path = directory / WEIGHTS_FILE
+    atomic_save_tensors(weights_path, model.state_dict(), meta)
+    config = {
+        "zoo_format": FORMAT_VERSION,
+        "zoo_version": zoo_version(),
+        "library_name": "zoo",
+        "spec": spec.model_dump(mode="json"),
+        "labels": list(labels) if labels is not None else getattr(model, "labels", None),
+        "embed_state": model.embed.state_json(),
+        "requirements": requirements_of(spec),
+        "weights": {"file": WEIGHTS_FILE, "sha256": sha256_file(weights_path)},
+        **(extra or {}),
+    }
+    atomic_write_json(directory / CONFIG_FILE, config)
+    return directory
+
+
+def read_config(directory: str | Path) -> dict[str, Any]:
+    directory = Path(directory)
+    path = directory / CONFIG_FILE
+    if not directory.is_dir():
+        raise ZooError(f"{directory}: not a directory; give the folder a zoo model was saved to (zoo train --out DIR)")
+    if not path.is_file():
+        raise ZooError(f"{directory}: no {CONFIG_FILE}, so this is not a zoo checkpoint; "
+                       f"give a folder written by zoo train or zoo build --out")
+    try:
+        config = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise ZooError(f"{path}: not valid JSON ({e}); the file is damaged — re-save or re-download the model")
+    if not isinstance(config, dict) or "spec" not in config or "zoo_format" not in config:
+        raise ZooError(f"{path}: not a zoo config (no 'spec'/'zoo_format'); give a folder written by zoo")
+    if config["zoo_format"] > FORMAT_VERSION:
+        raise ZooError(f"{path}: written by a newer zoo (format {config['zoo_format']}); "
+                       f"upgrade with: pip install -U zoo-nlp")
+    return config
+
+
+def check_requirements(requirements: list[str]) -> None:
+    """Every ``dist==version`` a model needs must be installed at that version or newer."""
+    from packaging.version import InvalidVersion, Version
+
+    problems = []
+    for req in requirements:
+        dist, _, version = req.partition("==")
+        try:
+            have = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            problems.append(f"this model needs the plugin distribution {dist}, which is not installed; "
+                            f"run: pip install '{dist}>={version}'")
+            continue
+        try:
+            too_old = Version(have) < Version(version)
+        except InvalidVersion:
+            too_old = False
+        if too_old:
+            problems.append(f"this model needs {dist}>={version} but {have} is installed; "
+                            f"run: pip install -U '{dist}>={version}'")
+    if problems:
+        raise ZooError(*problems)
+
+
+def load_state_tensors(path: Path, expected_sha256: str | None = None) -> dict:
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    if path.suffix in FORBIDDEN_SUFFIXES:
+        raise ZooError(f"{path}: zoo never loads pickle-based files; only .safetensors weights are accepted")
+    if not path.is_file():
+        raise ZooError(f"{path}: weights file missing; the checkpoint is incomplete — re-save or re-download it")
+    if expected_sha256 and sha256_file(path) != expected_sha256:
+        raise ZooError(f"{path}: sha256 does not match config.json; the file is truncated, corrupted or "
+                       f"was replaced — re-download or re-save the model")
+    try:
+        return load_file(str(path))
+    except (SafetensorError, OSError, ValueError) as e:
+        raise ZooError(f"{path}: cannot read safetensors ({e}); the file is truncated or corrupted — "
+                       f"re-download or re-save the model") from None
+
+
+def load_weights_strict(model, tensors: dict, where: str) -> None:
+    """Load a state dict, refusing missing/unexpected keys and shape or dtype mismatches."""
+    own = model.state_dict()
+    problems = []
+    missing = sorted(set(own) - set(tensors))
+    unexpected = sorted(set(tensors) - set(own))
+    if missing:
+        problems.append(f"{where}: weights missing for {len(missing)} tensor(s): {', '.join(missing[:5])}"
+                        f"{' ...' if len(missing) > 5 else ''}; the file does not match its config")
+    if unexpected:
+        problems.append(f"{where}: {len(unexpected)} unexpected tensor(s): {', '.join(unexpected[:5])}"
+                        f"{' ...' if len(unexpected) > 5 else ''}; the file does not match its config")
+    for key in sorted(set(own) & set(tensors)):
+        a, b = own[key], tensors[key]
+        if a.shape != b.shape:
+            problems.append(f"{where}: {key} has shape {tuple(b.shape)} but the model expects {tuple(a.shape)}")
+        elif a.dtype != b.dtype:
+            problems.append(f"{where}: {key} has dtype {b.dtype} but the model expects {a.dtype}")
+    if problems:
+        raise ZooError(*problems)
+    model.load_state_dict(tensors, strict=True)
+
+
+def load_model(directory: str | Path, registry=None):
+    """Rebuild a ZooModel from a checkpoint folder; raises ZooError on anything off."""
+    from .compose import build_model
+    from .spec import RunSpec
+
+    directory = Path(directory)
+    config = read_config(directory)
+    check_requirements(config.get("requirements", []))
+    try:
+        run = RunSpec.model_validate(config["spec"])
+    except Exception as e:
+        raise ZooError(f"{directory / CONFIG_FILE}: invalid spec ({e}); re-save the model with this zoo version")
+    model = build_model(run.model, registry, seed=None)
+    model.run_spec = run
+    model.embed.load_state_json(config.get("embed_state") or {})
+    weights = config.get("weights", {})
+    tensors = load_state_tensors(directory / weights.get("file", WEIGHTS_FILE), weights.get("sha256"))
+    load_weights_strict(model, tensors, str(directory / WEIGHTS_FILE))
+    model.labels = config.get("labels")
+    model.eval()
+    return model

@@ -1,0 +1,144 @@
+"""Composition: a RunSpec -> the canonical "4 layers" network of the posts.
+
+    emb = embedder(tokens) + position()            ("Token Interactions")
+    x = layer_norm(x + dropout(mixer(x, mask)))    for each mixer in the stack
+    pooled, weights = pool(x, mask)                (e.g. a learned seed attending over x)
+    logits = head(pooled)                          when the loss scores class logits
+"""
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from .errors import ZooError
+from .registry import Registry, get_registry
+from .spec import ComponentSpec, ModelSpec, RunSpec, compose
+
+
+def create(kind: str, name: str, registry: Registry | None = None, **config: Any):
+    """A ready component: ``create("mixer", "lambda", dim=64, heads=4)``."""
+    from .spec import resolve_component
+
+    registry = registry or get_registry()
+    dim = config.pop("dim", 64)
+    spec, problems = resolve_component(kind, name, config, dim, registry, kind)
+    if problems:
+        raise ZooError(*problems)
+    return instantiate(spec, registry)
+
+
+def instantiate(spec: ComponentSpec, registry: Registry | None = None):
+    """Build a component from a resolved spec (its config is validated again)."""
+    registry = registry or get_registry()
+    comp = registry.resolve(spec.kind, f"{spec.dist}:{spec.name}")
+    cfg = comp.config.model_validate(spec.config)
+    obj = comp.load_factory()(cfg)
+    if getattr(cfg, "freeze", False) and isinstance(obj, nn.Module):
+        for p in obj.parameters():
+            p.requires_grad_(False)
+    return obj
+
+
+class PositionalEncoding(nn.Module):
+    """Sinusoidal (Vaswani et al.) or learned absolute positions, added after the embedder."""
+
+    def __init__(self, kind: str, dim: int, max_len: int):
+        super().__init__()
+        self.kind, self.max_len = kind, max_len
+        if kind == "learned":
+            self.table = nn.Parameter(torch.randn(max_len, dim) * 0.02)
+        elif kind == "sinusoidal":
+            pos = torch.arange(max_len).unsqueeze(1).float()
+            freq = torch.exp(torch.arange(0, dim, 2).float() * (-math.log(10000.0) / dim))
+            table = torch.zeros(max_len, dim)
+            table[:, 0::2] = torch.sin(pos * freq)
+            table[:, 1::2] = torch.cos(pos * freq)[:, : dim // 2]
+            self.register_buffer("table", table, persistent=False)
+
+    def forward(self, x: Tensor) -> Tensor:
+        if self.kind == "none":
+            return x
+        t = x.shape[1]
+        if t > self.max_len:
+            raise ZooError(f"sequence of {t} tokens is longer than max_len={self.max_len}; "
+                           f"set max_len={t} or lower tokenizer.max_tokens")
+        return x + self.table[:t]
+
+
+class ZooModel(nn.Module):
+    def __init__(self, spec: ModelSpec, embed, mixers: list, pool, loss):
+        super().__init__()
+        self.spec = spec
+        self.embed = embed
+        self.pos = PositionalEncoding(spec.pos, spec.dim, spec.max_len)
+        self.mixers = nn.ModuleList(mixers)
+        self.norms = nn.ModuleList(nn.LayerNorm(spec.dim) for _ in mixers)
+        self.dropout = nn.Dropout(spec.dropout)
+        self.pool = pool
+        self.loss = loss
+        self.head = nn.Linear(pool.out_dim, spec.num_classes) if getattr(loss, "needs_head", True) else None
+
+    def encode(self, token_lists: list[list[str]]) -> dict[str, Tensor]:
+        return self.embed.encode(token_lists)
+
+    def forward(self, inputs: dict[str, Tensor]) -> dict[str, Tensor | None]:
+        mask = inputs["mask"]
+        keep = mask.unsqueeze(-1).to(dtype=torch.get_default_dtype())
+        x = self.pos(self.embed(inputs)) * keep
+        for mixer, norm in zip(self.mixers, self.norms):
+            x = norm(x + self.dropout(mixer(x, mask))) * keep
+        pooled, weights = self.pool(x, mask)
+        logits = self.head(pooled) if self.head is not None else None
+        return {"states": x, "mask": mask, "pooled": pooled, "weights": weights, "logits": logits}
+
+    def parts(self) -> list[tuple[str, str, nn.Module, ComponentSpec]]:
+        """(label, attribute, module, spec) for each component, in network order."""
+        s = self.spec
+        out = [("embed", "embed", self.embed, s.embed)]
+        out += [(f"mixer.{i}" if len(s.mixer) > 1 else "mixer", f"mixers.{i}", m, ms)
+                for i, (m, ms) in enumerate(zip(self.mixers, s.mixer))]
+        out += [("pool", "pool", self.pool, s.pool), ("loss", "loss", self.loss, s.loss)]
+        return out
+
+
+def build_model(spec: ModelSpec, registry: Registry | None = None, seed: int | None = 0) -> ZooModel:
+    registry = registry or get_registry()
+    if seed is not None:
+        torch.manual_seed(seed)
+    embed = instantiate(spec.embed, registry)
+    mixers = [instantiate(m, registry) for m in spec.mixer]
+    pool = instantiate(spec.pool, registry)
+    loss = instantiate(spec.loss, registry)
+    return ZooModel(spec, embed, mixers, pool, loss)
+
+
+def build(overrides: list[str] | tuple[str, ...] = (), registry: Registry | None = None) -> ZooModel:
+    """The composed model from the same ``key=value`` strings the CLI takes."""
+    run = compose(overrides, registry)
+    model = build_model(run.model, registry, seed=run.seed)
+    model.run_spec = run
+    return model
+
+
+def build_optimizer(model: nn.Module, spec: ComponentSpec, lr: float | None = None,
+                    registry: Registry | None = None) -> torch.optim.Optimizer:
+    registry = registry or get_registry()
+    config = dict(spec.config)
+    if lr is not None:
+        config["lr"] = lr
+    maker = instantiate(spec.model_copy(update={"config": config}), registry)
+    return maker(list(model.named_parameters()))
+
+
+def count_parameters(module: nn.Module) -> tuple[int, int]:
+    """(all, trainable) parameter counts."""
+    total = sum(p.numel() for p in module.parameters())
+    trainable = sum(p.numel() for p in module.parameters() if p.requires_grad)
+    return total, trainable
+
+
+def run_spec_of(model: ZooModel) -> RunSpec | None:
+    return getattr(model, "run_spec", None)

@@ -1,0 +1,92 @@
+"""The contracts of the five component kinds. Every component's factory is called with its
+validated pydantic config and returns an object following one of these contracts.
+
+Shapes: B batch, T tokens, D model width (``dim``). ``mask`` is a bool tensor (B, T),
+True at real tokens, False at padding. Every sequence has at least one real token.
+
+- Embedder: ``encode(list of token lists) -> dict of tensors`` (numericalisation, no
+  gradients, includes ``"mask"``), then ``forward(inputs) -> (B, T, D)``. ``embed(tokens)``
+  does both. Optional ``fit(token_lists)`` builds state from training data (e.g. a
+  vocabulary); such state is saved as JSON via ``state_json``/``load_state_json``.
+- Mixer: ``forward(x (B, T, D), mask) -> (B, T, D)``. Outputs at real positions must not
+  depend on padded positions.
+- Pooler: ``forward(x (B, T, D), mask) -> (pooled (B, out_dim), weights | None)`` where
+  weights, when given, are (B, T) or (B, H, T), sum to 1 over real tokens and are 0 on
+  padding. ``out_dim`` gives the pooled width.
+- Loss: ``forward(outputs, target) -> scalar``; ``outputs`` is the dict a ZooModel returns
+  (``logits``, ``pooled``, ``states``, ``mask``). ``needs_head`` says whether it scores class
+  logits (a linear output layer is added) or the pooled vectors themselves.
+- Optimizer: a callable ``(named_parameters) -> torch.optim.Optimizer``.
+"""
+from __future__ import annotations
+
+from typing import Any, Iterable
+
+import torch
+from torch import Tensor, nn
+
+
+class Embedder(nn.Module):
+    dim: int
+
+    def encode(self, batch: list[list[str]]) -> dict[str, Tensor]:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def forward(self, inputs: dict[str, Tensor]) -> Tensor:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def embed(self, batch: list[list[str]]) -> tuple[Tensor, Tensor]:
+        inputs = self.encode(batch)
+        inputs = {k: v.to(self._device()) for k, v in inputs.items()}
+        return self(inputs), inputs["mask"]
+
+    def fit(self, token_lists: Iterable[list[str]]) -> None:
+        """Build data-dependent state before training (default: none)."""
+
+    def state_json(self) -> dict[str, Any]:
+        """JSON-serialisable non-tensor state saved with the checkpoint (default: none)."""
+        return {}
+
+    def load_state_json(self, state: dict[str, Any]) -> None:
+        if state:
+            raise ValueError(f"{type(self).__name__} takes no JSON state, got keys {sorted(state)}")
+
+    def _device(self) -> torch.device:
+        for p in self.parameters():
+            return p.device
+        for b in self.buffers():
+            return b.device
+        return torch.device("cpu")
+
+
+class Mixer(nn.Module):
+    dim: int
+
+    def forward(self, x: Tensor, mask: Tensor) -> Tensor:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+
+class Pooler(nn.Module):
+    dim: int
+
+    @property
+    def out_dim(self) -> int:
+        return self.dim
+
+    def forward(self, x: Tensor, mask: Tensor) -> tuple[Tensor, Tensor | None]:  # pragma: no cover
+        raise NotImplementedError
+
+
+class Loss(nn.Module):
+    needs_head: bool = True
+
+    def forward(self, outputs: dict[str, Tensor], target: Tensor) -> Tensor:  # pragma: no cover
+        raise NotImplementedError
+
+
+def pad_batch(seqs: list[list[Any]], pad: Any = 0) -> tuple[list[list[Any]], Tensor]:
+    """Right-pad lists to the longest length (at least 1); return them and the bool mask."""
+    longest = max([len(s) for s in seqs] + [1])
+    padded = [list(s) + [pad] * (longest - len(s)) for s in seqs]
+    mask = torch.tensor([[i < len(s) for i in range(longest)] for s in seqs], dtype=torch.bool)
+    return padded, mask
