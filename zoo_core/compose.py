@@ -94,6 +94,20 @@ class ZooModel(nn.Module):
         logits = self.head(pooled) if self.head is not None else None
         return {"states": x, "mask": mask, "pooled": pooled, "weights": weights, "logits": logits}
 
+    def predict(self, texts: list[str], top_k: int = 1, explain: bool = False) -> list[dict]:
+        """Labels (and scores) for raw texts, tokenized exactly as in training."""
+        from .predict import predict
+
+        return predict(self, list(texts), top_k=top_k, explain=explain)
+
+    def save(self, directory) -> None:
+        """Write weights, config and a model card to ``directory``."""
+        from .card import write_card
+        from .checkpoint import save_model
+
+        save_model(self, directory)
+        write_card(directory, self)
+
     def parts(self) -> list[tuple[str, str, nn.Module, ComponentSpec]]:
         """(label, attribute, module, spec) for each component, in network order."""
         s = self.spec

@@ -53,7 +53,8 @@ class TrainConfig(Strict):
     schedule: Literal["cosine", "linear", "constant"] = Field("cosine", description="LR decay after warm-up")
     clip: float | None = Field(1.0, gt=0, description="gradient-norm clipping (null: off)")
     patience: int = Field(3, ge=1, description="epochs without validation improvement before early stopping")
-    metric: str = Field("accuracy", description="validation metric for early stopping and the best checkpoint")
+    metric: Literal["accuracy", "macro_f1"] = Field("accuracy", description="validation metric for early stopping and the best checkpoint")
+    max_steps: int | None = Field(None, gt=0, description="stop after this many optimizer steps (state saved; --resume continues)")
 
 
 class DataConfig(Strict):
@@ -91,6 +92,8 @@ class RunSpec(Strict):
     recipe: str = DEFAULT_RECIPE
     seed: int = Field(0, description="random seed for weights, data order and splits")
     device: str = Field("auto", description="auto, cpu, cuda or cuda:N")
+    threads: int = Field(1, ge=1, description="CPU threads for torch; small models train fastest on 1 "
+                                              "(measured 12 ms/step vs 45-78 ms with 2 threads on a 2-core machine)")
     model: ModelSpec
     tokenizer: TokenizerConfig = Field(default_factory=TokenizerConfig)
     train: TrainConfig = Field(default_factory=TrainConfig)
@@ -98,7 +101,7 @@ class RunSpec(Strict):
 
 
 MODEL_KEYS = ("dim", "dropout", "pos", "max_len", "num_classes")
-RUN_KEYS = ("seed", "device")
+RUN_KEYS = ("seed", "device", "threads")
 SECTIONS = {"tokenizer": TokenizerConfig, "train": TrainConfig, "data": DataConfig}
 TOP_KEYS = ("recipe",) + COMPONENT_KINDS + MODEL_KEYS + RUN_KEYS + tuple(SECTIONS)
 
@@ -230,7 +233,7 @@ def compose(overrides: list[str] | tuple[str, ...] = (), registry: Registry | No
         base = recipe_pairs(recipe)
     except ZooError as e:
         raise ZooError(*problems, *e.problems) from None
-    user_chosen = {k for k, _ in pairs if k in COMPONENT_KINDS}
+    user_chosen = {k for k, _ in pairs if k in COMPONENT_KINDS + ("data",)}
     # a component replaced on the command line drops the recipe's fields for the old one
     base = [(k, v) for k, v in base if not (k.split(".")[0] in user_chosen and "." in k)]
     merged = [(k, v) for k, v in base + pairs if k != "recipe"]

@@ -1,0 +1,192 @@
+"""``zoo train``, ``zoo eval``, ``zoo predict``, ``zoo datasets``: torch is imported inside
+each command, so ``zoo --help`` stays fast."""
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+from rich.table import Table
+
+from zoo_core.errors import ZooError
+
+from .main import OVERRIDES_HELP, _plain, _print_table, app, out
+
+RESUMABLE_KEYS = ("train.max_minutes", "train.max_steps", "device")
+
+
+def _load(model_ref: str):
+    from zoo_core.checkpoint import load_model
+
+    return load_model(model_ref)
+
+
+@app.command()
+def train(
+    overrides: Optional[List[str]] = typer.Argument(None, help=OVERRIDES_HELP + ", data=PATH|DATASET, train.epochs=5",
+                                                    show_default=False),
+    out_dir: Optional[Path] = typer.Option(None, "--out", help="folder for the model (default: runs/NAME-TIME)"),
+    resume: Optional[Path] = typer.Option(None, "--resume", help="continue the interrupted run saved in this folder"),
+    progress: bool = typer.Option(True, "--progress/--no-progress", help="show a progress bar per epoch"),
+):
+    """Train a model on labelled text; saves the best checkpoint, a model card and a metrics log."""
+    from zoo_core.spec import compose
+
+    overrides = overrides or []
+    command = "zoo train " + " ".join(overrides) if overrides else "zoo train"
+    if resume is not None:
+        from zoo_core.training import Trainer
+
+        run, command = Trainer.run_from_state(resume)
+        bad = [o for o in overrides if o.partition("=")[0] not in RESUMABLE_KEYS]
+        if bad:
+            raise ZooError(f"--resume continues a run as it was configured; only {', '.join(RESUMABLE_KEYS)} "
+                           f"may change, not: {' '.join(bad)}")
+        for o in overrides:
+            key, _, value = o.partition("=")
+            from zoo_core.spec import parse_value
+
+            if key == "device":
+                run.device = str(value)
+            else:
+                setattr(run.train, key.split(".")[1], parse_value(value))
+        out_dir = resume
+    else:
+        run = compose(overrides)
+        if out_dir is None:
+            name = Path(run.data.source).stem if run.data.source else "run"
+            out_dir = Path("runs") / f"{name}-{time.strftime('%Y%m%d-%H%M%S')}"
+        if (Path(out_dir) / "config.json").exists() or (Path(out_dir) / "training_state").exists():
+            raise ZooError(f"--out {out_dir}: a model is already saved there; choose another --out, "
+                           f"or continue it with --resume {out_dir}")
+    from zoo_core.training import Trainer
+
+    trainer = Trainer(run, out_dir, console=out, progress=progress and sys.stdout.isatty(),
+                      max_steps=run.train.max_steps, command=command)
+    result = trainer.fit(resume=resume is not None)
+    table = Table(title=f"{command}", title_justify="left")
+    table.add_column("", style="bold")
+    table.add_column("value", justify="right")
+    table.add_row("stopped", result.stopped)
+    table.add_row("epochs / steps", f"{result.epochs} / {result.steps}")
+    table.add_row("training time", f"{result.seconds:.1f} s")
+    table.add_row("parameters", f"{result.parameters:,}")
+    if result.best:
+        table.add_row("best validation accuracy", f"{result.best['accuracy']:.4f}")
+        table.add_row("best validation macro-F1", f"{result.best['macro_f1']:.4f}")
+    if result.test:
+        table.add_row("test accuracy", f"{result.test['accuracy']:.4f}")
+        table.add_row("test macro-F1", f"{result.test['macro_f1']:.4f}")
+    table.add_row("saved to", _plain(str(out_dir)))
+    _print_table(table)
+    if result.stopped in ("max_minutes", "max_steps", "interrupted"):
+        out.print(f"continue with: zoo train --resume {_plain(str(out_dir))}", highlight=False)
+
+
+def _examples_for(data: str, split: str, seed: int):
+    from zoo_core.data import load_splits, read_file
+    from zoo_core.spec import DataConfig
+
+    if Path(data).suffix.lower() in (".tsv", ".csv", ".jsonl", ".json") or Path(data).exists():
+        return read_file(data), Path(data).stem
+    splits = load_splits(DataConfig(source=data), seed=seed)
+    part = getattr(splits, split, None)
+    if part is None:
+        raise ZooError(f"dataset {data} has no {split} split; use --split valid")
+    return part, f"{data}:{split}"
+
+
+@app.command("eval")
+def eval_cmd(
+    model_ref: str = typer.Argument(..., metavar="MODEL", help="a saved model folder"),
+    data: str = typer.Argument(..., help="a .tsv/.csv/.jsonl file or a registered dataset name"),
+    split: str = typer.Option("test", help="split of a registered dataset: test, valid or train"),
+    as_json: bool = typer.Option(False, "--json", help="print one JSON object"),
+    plot: Optional[Path] = typer.Option(None, help="confusion-matrix PNG (default: confusion_matrix.png here)"),
+):
+    """Accuracy, macro-F1, per-class precision/recall and a confusion matrix."""
+    from zoo_core.metrics import plot_confusion
+    from zoo_core.tokenize import Tokenizer
+    from zoo_core.training import evaluate_tokens
+
+    if split not in ("test", "valid", "train"):
+        raise ZooError(f"--split {split}: use test, valid or train")
+    model = _load(model_ref)
+    examples, name = _examples_for(data, split, model.run_spec.seed)
+    index = {label: i for i, label in enumerate(model.labels or [])}
+    unknown = sorted(set(examples.labels) - set(index))
+    if unknown:
+        raise ZooError(f"{data}: labels the model does not know: {unknown[:10]}; the model predicts "
+                       f"{', '.join(list(index)[:20])}")
+    tokens = Tokenizer(model.run_spec.tokenizer).batch(examples.texts)
+    report = evaluate_tokens(model, tokens, [index[l] for l in examples.labels], model.labels)
+    plot = plot or Path("confusion_matrix.png")
+    plot_confusion(report, plot, title=f"{Path(model_ref).name} on {name}: accuracy {report['accuracy']:.3f}")
+    if as_json:
+        report["confusion_plot"] = str(plot)
+        typer.echo(json.dumps(report))
+        return
+    table = Table(title=f"{model_ref} on {name} ({report['n']} examples)", title_justify="left")
+    for col in ("class", "precision", "recall", "F1", "support"):
+        table.add_column(col, justify="left" if col == "class" else "right")
+    for label, v in report["per_class"].items():
+        table.add_row(label, f"{v['precision']:.3f}", f"{v['recall']:.3f}", f"{v['f1']:.3f}", str(v["support"]))
+    table.add_section()
+    table.add_row("accuracy", "", "", f"{report['accuracy']:.4f}", str(report["n"]))
+    table.add_row("macro-F1", "", "", f"{report['macro_f1']:.4f}", "")
+    _print_table(table)
+    out.print(f"confusion matrix saved to {_plain(str(plot))}")
+
+
+@app.command()
+def predict(
+    model_ref: str = typer.Argument(..., metavar="MODEL", help="a saved model folder"),
+    texts: Optional[List[str]] = typer.Argument(None, help="texts to classify (none or '-': one per stdin line)"),
+    top_k: int = typer.Option(1, "--top-k", min=1, help="show the K most likely labels"),
+    as_json: bool = typer.Option(False, "--json", help="one JSON object per text"),
+    explain: bool = typer.Option(False, "--explain", help="show each token's attention weight for the decision"),
+):
+    """Classify texts with a saved model."""
+    if not texts or texts == ["-"]:
+        if sys.stdin.isatty():
+            raise ZooError("no texts given; pass them as arguments or pipe one per line on stdin")
+        texts = [line.rstrip("\n") for line in sys.stdin if line.strip()]
+    model = _load(model_ref)
+    rows = model.predict(texts, top_k=top_k, explain=explain)
+    for row in rows:
+        if as_json:
+            typer.echo(json.dumps(row, ensure_ascii=False))
+            continue
+        top = "  ".join(f"{label} {p:.3f}" for label, p in row["top"])
+        out.print(f"{_plain(row['text'])}\t{top}", highlight=False)
+        if explain:
+            out.print("  " + _explain_line(row), highlight=False)
+
+
+def _explain_line(row) -> str:
+    if row.get("weights") is None:
+        return "(this model's pooler returns no attention weights)"
+    peak = max(row["weights"]) or 1.0
+    parts = []
+    for token, w in zip(row["tokens"], row["weights"]):
+        level = int(55 + 200 * (w / peak))
+        parts.append(f"[on rgb({level},{max(0, 255 - level)},60)]{_plain(token)}[/] {w:.2f}")
+    return "  ".join(parts)
+
+
+@app.command()
+def datasets():
+    """Registered datasets (usable as data=NAME)."""
+    from zoo_core.registry import get_registry
+
+    table = Table()
+    for col in ("name", "package", "licence", "summary"):
+        table.add_column(col, overflow="fold")
+    for name, entries in sorted(get_registry().datasets.items()):
+        for d in entries:
+            table.add_row(name if len(entries) == 1 else f"{d.dist}:{name}", f"{d.dist}=={d.version}", d.license,
+                          _plain(d.summary))
+    _print_table(table)

@@ -1,0 +1,15 @@
+"""Built-in datasets (the ``zoo_register_datasets`` hook): real labelled text that ships in
+packages, so training works offline. See ../shared/DATA.md for sources and licences."""
+from zoo_core import hookimpl
+
+
+@hookimpl
+def zoo_register_datasets(register):
+    register("wordfreq_langid", loader="zoo_plugins.datasets.langid:load",
+             summary="word-level language identification: the most frequent words of 42 languages "
+                     "(PyPI wordfreq), words shared by several languages dropped; word-disjoint splits",
+             license="cc-by-sa-4.0", url="https://pypi.org/project/wordfreq/")
+    register("fortunes", loader="zoo_plugins.datasets.fortunes:load",
+             summary="short texts labelled by fortune category (Debian package 'fortunes'; "
+                     "fortunes-de/-es/-it/-ru add languages with languages=true)",
+             license="other", url="https://packages.debian.org/fortunes")

@@ -1,0 +1,347 @@
+"""Training: seeded, length-bucketed batches, warm-up + decay, clipping, early stopping on
+the validation metric, best checkpoint kept, wall-clock budget, exact resume.
+
+Exact resume: the data order of epoch e is a function of (seed, e) alone, and the torch RNG
+state (dropout) is saved with the model, optimizer and schedule at every epoch end and at
+any stop (budget, ``train.max_steps``, Ctrl-C). Resuming replays the same epoch order,
+skips the batches already done and restores the RNG, so an interrupted-and-resumed run ends
+with the same weights as an uninterrupted one.
+"""
+from __future__ import annotations
+
+import json
+import math
+import random
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from .checkpoint import atomic_save_tensors, atomic_write_json, load_state_tensors, save_model
+from .compose import build_model, build_optimizer, count_parameters
+from .data import DatasetSplits, load_splits
+from .errors import ZooError
+from .metrics import classification_report
+from .spec import RunSpec
+from .tokenize import Tokenizer
+
+STATE_DIR = "training_state"
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise ZooError(f"device={name}: CUDA is not available on this machine; use device=cpu or device=auto")
+    try:
+        return torch.device(name)
+    except RuntimeError:
+        raise ZooError(f"device={name}: unknown device; use auto, cpu, cuda or cuda:N") from None
+
+
+def epoch_batches(lengths: list[int], batch_size: int, seed: int, epoch: int) -> list[list[int]]:
+    """Shuffled, length-bucketed batches; depends only on (seed, epoch)."""
+    rng = random.Random(seed * 1_000_003 + epoch)
+    idx = list(range(len(lengths)))
+    rng.shuffle(idx)
+    chunk = batch_size * 50
+    batches = []
+    for start in range(0, len(idx), chunk):
+        part = sorted(idx[start:start + chunk], key=lambda i: lengths[i])
+        batches += [part[j:j + batch_size] for j in range(0, len(part), batch_size)]
+    rng.shuffle(batches)
+    return batches
+
+
+def lr_factor(step: int, total: int, warmup: float, schedule: str) -> float:
+    warm = max(1, int(total * warmup)) if warmup > 0 else 0
+    if step < warm:
+        return (step + 1) / warm
+    if schedule == "constant":
+        return 1.0
+    progress = min(1.0, (step - warm) / max(1, total - warm))
+    return 0.5 * (1 + math.cos(math.pi * progress)) if schedule == "cosine" else 1.0 - progress
+
+
+@torch.no_grad()
+def predict_tokens(model, token_lists: list[list[str]], batch_size: int = 256, device=None):
+    """(probabilities (N, C), pooled weights per example or None) in input order."""
+    model.eval()
+    device = device or next(model.parameters()).device
+    order = sorted(range(len(token_lists)), key=lambda i: len(token_lists[i]))
+    probs = [None] * len(token_lists)
+    for start in range(0, len(order), batch_size):
+        idx = order[start:start + batch_size]
+        inputs = {k: v.to(device) for k, v in model.encode([token_lists[i] for i in idx]).items()}
+        p = model(inputs)["logits"].float().softmax(-1).cpu()
+        for j, i in enumerate(idx):
+            probs[i] = p[j]
+    return torch.stack(probs) if probs else torch.zeros(0, model.spec.num_classes)
+
+
+def evaluate_tokens(model, token_lists, label_ids, labels, batch_size=256) -> dict:
+    probs = predict_tokens(model, token_lists, batch_size)
+    target = torch.tensor(label_ids)
+    report = classification_report(label_ids, probs.argmax(-1).tolist(), labels)
+    report["loss"] = float(nn.functional.nll_loss(probs.clamp_min(1e-12).log(), target)) if len(target) else 0.0
+    return report
+
+
+# ---- optimizer state without pickle ----------------------------------------------------
+def split_optimizer_state(state: dict) -> tuple[dict, dict]:
+    tensors, plain = {}, {"state": {}, "param_groups": state["param_groups"]}
+    for pid, slots in state["state"].items():
+        plain["state"][str(pid)] = {}
+        for name, value in slots.items():
+            if torch.is_tensor(value):
+                tensors[f"optim.{pid}.{name}"] = value
+            else:
+                plain["state"][str(pid)][name] = value
+    return tensors, plain
+
+
+def join_optimizer_state(tensors: dict, plain: dict) -> dict:
+    state: dict = {int(pid): dict(slots) for pid, slots in plain["state"].items()}
+    for key, value in tensors.items():
+        if key.startswith("optim."):
+            _, pid, name = key.split(".", 2)
+            state.setdefault(int(pid), {})[name] = value
+    return {"state": state, "param_groups": plain["param_groups"]}
+
+
+@dataclass
+class TrainResult:
+    out_dir: Path
+    best: dict = field(default_factory=dict)
+    test: dict | None = None
+    epochs: int = 0
+    steps: int = 0
+    seconds: float = 0.0
+    stopped: str = "completed"
+    parameters: int = 0
+
+
+class Trainer:
+    def __init__(self, run: RunSpec, out_dir: str | Path, *, console=None, progress: bool = True,
+                 max_steps: int | None = None, command: str = ""):
+        self.run, self.out_dir = run, Path(out_dir)
+        self.console, self.show_progress = console, progress
+        self.max_steps = max_steps
+        self.command = command
+
+    # -- setup ---------------------------------------------------------------------------
+    def _prepare(self, splits: DatasetSplits | None = None):
+        run = self.run
+        self.device = resolve_device(run.device)
+        if self.device.type == "cpu":
+            torch.set_num_threads(run.threads)
+        self.splits = splits or load_splits(run.data, seed=run.seed)
+        self.labels = sorted(set(self.splits.train.labels))
+        if len(self.labels) < 2:
+            raise ZooError(f"the training data has {len(self.labels)} label(s); classification needs at least 2")
+        index = {label: i for i, label in enumerate(self.labels)}
+        unknown = sorted({l for part in (self.splits.valid, self.splits.test) if part for l in part.labels} - set(index))
+        if unknown:
+            raise ZooError(f"validation/test labels not in the training data: {unknown[:10]}; "
+                           f"every label needs training examples")
+        self.tokenizer = Tokenizer(run.tokenizer)
+        self.train_tokens = self.tokenizer.batch(self.splits.train.texts)
+        self.train_y = [index[l] for l in self.splits.train.labels]
+        self.valid_tokens = self.tokenizer.batch(self.splits.valid.texts)
+        self.valid_y = [index[l] for l in self.splits.valid.labels]
+        self.lengths = [len(t) for t in self.train_tokens]
+        run.model.num_classes = len(self.labels)
+        self.model = build_model(run.model, seed=run.seed)
+        self.model.run_spec = run
+        self.model.labels = self.labels
+        self.model.embed.fit(self.train_tokens)
+        self.model.to(self.device)
+        self.optimizer = build_optimizer(self.model, run.model.optim, lr=run.train.lr)
+        self.steps_per_epoch = math.ceil(len(self.train_tokens) / run.train.batch_size)
+        self.total_steps = self.steps_per_epoch * run.train.epochs
+        t = run.train
+        self.scheduler = torch.optim.lr_scheduler.LambdaLR(
+            self.optimizer, lambda s: lr_factor(s, self.total_steps, t.warmup, t.schedule))
+        self.state = {"epoch": 0, "batch": 0, "step": 0, "best": None, "best_epoch": 0, "bad_epochs": 0,
+                      "seconds": 0.0, "history": []}
+
+    # -- state for resume ----------------------------------------------------------------
+    def save_state(self) -> None:
+        d = self.out_dir / STATE_DIR
+        opt_tensors, opt_plain = split_optimizer_state(self.optimizer.state_dict())
+        tensors = {f"model.{k}": v for k, v in self.model.state_dict().items()}
+        tensors.update(opt_tensors)
+        tensors["rng.torch"] = torch.get_rng_state()
+        atomic_save_tensors(d / "state.safetensors", tensors)
+        atomic_write_json(d / "state.json", {
+            "run": self.run.model_dump(mode="json"), "labels": self.labels,
+            "embed_state": self.model.embed.state_json(), "trainer": self.state,
+            "optimizer": opt_plain, "scheduler": self.scheduler.state_dict(), "command": self.command})
+
+    def load_state(self) -> None:
+        d = self.out_dir / STATE_DIR
+        saved = json.loads((d / "state.json").read_text())
+        tensors = load_state_tensors(d / "state.safetensors")
+        self.model.embed.load_state_json(saved["embed_state"])
+        self.model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")}, strict=True)
+        self.optimizer.load_state_dict(join_optimizer_state(
+            {k: v for k, v in tensors.items() if k.startswith("optim.")}, saved["optimizer"]))
+        self.scheduler.load_state_dict(saved["scheduler"])
+        torch.set_rng_state(tensors["rng.torch"])
+        self.state = saved["trainer"]
+
+    @staticmethod
+    def run_from_state(out_dir: str | Path) -> tuple[RunSpec, str]:
+        path = Path(out_dir) / STATE_DIR / "state.json"
+        if not path.is_file():
+            raise ZooError(f"--resume {out_dir}: no {STATE_DIR}/state.json there; give the --out folder of "
+                           f"an earlier zoo train run")
+        saved = json.loads(path.read_text())
+        return RunSpec.model_validate(saved["run"]), saved.get("command", "")
+
+    # -- the loop ------------------------------------------------------------------------
+    def _log(self, text: str) -> None:
+        if self.console is not None:
+            self.console.print(text, highlight=False, markup=False)
+
+    def _validate_and_keep_best(self, epoch_done: float) -> dict:
+        report = evaluate_tokens(self.model, self.valid_tokens, self.valid_y, self.labels)
+        metric = self.run.train.metric
+        if metric not in report:
+            raise ZooError(f"train.metric={metric}: not a validation metric; use accuracy or macro_f1")
+        value = report[metric]
+        improved = self.state["best"] is None or value > self.state["best"]
+        if improved:
+            self.state.update(best=value, best_epoch=epoch_done, bad_epochs=0,
+                              best_report={k: report[k] for k in ("accuracy", "macro_f1", "loss")})
+            save_model(self.model, self.out_dir, labels=self.labels,
+                       extra={"training": {"best_epoch": epoch_done, "valid": self.state["best_report"],
+                                           "command": self.command}})
+        else:
+            self.state["bad_epochs"] += 1
+        self.model.train()
+        return report
+
+    def fit(self, resume: bool = False, splits: DatasetSplits | None = None) -> TrainResult:
+        self._prepare(splits)
+        if resume:
+            self.load_state()
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        t = self.run.train
+        budget = t.max_minutes * 60 if t.max_minutes else None
+        start = time.perf_counter() - self.state["seconds"]
+        stopped = "completed"
+        model, opt, sched = self.model, self.optimizer, self.scheduler
+        model.train()
+        metrics_path = self.out_dir / "metrics.jsonl"
+        try:
+            while self.state["epoch"] < t.epochs:
+                epoch = self.state["epoch"]
+                batches = epoch_batches(self.lengths, t.batch_size, self.run.seed, epoch)
+                progress = self._progress(epoch, len(batches))
+                seen = correct = 0
+                loss_sum = 0.0
+                grad_norm = 0.0
+                t_epoch = time.perf_counter()
+                for b in range(self.state["batch"], len(batches)):
+                    if self.max_steps is not None and self.state["step"] >= self.max_steps:
+                        stopped = "max_steps"
+                        break
+                    if budget is not None and time.perf_counter() - start > budget:
+                        stopped = "max_minutes"
+                        break
+                    idx = batches[b]
+                    inputs = {k: v.to(self.device) for k, v in model.encode([self.train_tokens[i] for i in idx]).items()}
+                    target = torch.tensor([self.train_y[i] for i in idx], device=self.device)
+                    out = model(inputs)
+                    loss = model.loss(out, target)
+                    if not torch.isfinite(loss):
+                        raise ZooError(f"the loss became {loss.item()} at step {self.state['step']}; lower "
+                                       f"train.lr (now {sched.get_last_lr()[0]:.2e}) or set train.clip")
+                    opt.zero_grad(set_to_none=True)
+                    loss.backward()
+                    if t.clip:
+                        grad_norm = float(nn.utils.clip_grad_norm_(model.parameters(), t.clip))
+                    opt.step()
+                    sched.step()
+                    self.state["step"] += 1
+                    self.state["batch"] = b + 1
+                    seen += len(idx)
+                    loss_sum += loss.item() * len(idx)
+                    if out["logits"] is not None:
+                        correct += int((out["logits"].argmax(-1) == target).sum())
+                    if progress is not None:
+                        rate = seen / max(1e-9, time.perf_counter() - t_epoch)
+                        progress.update(self._task, advance=1, loss=loss_sum / seen, acc=correct / seen, rate=rate)
+                if progress is not None:
+                    progress.stop()
+                if stopped != "completed":
+                    break
+                self.state["epoch"] += 1
+                self.state["batch"] = 0
+                self.state["seconds"] = time.perf_counter() - start
+                report = self._validate_and_keep_best(self.state["epoch"])
+                row = {"epoch": self.state["epoch"], "step": self.state["step"],
+                       "train_loss": loss_sum / max(1, seen), "train_accuracy": correct / max(1, seen),
+                       "valid_loss": report["loss"], "valid_accuracy": report["accuracy"],
+                       "valid_macro_f1": report["macro_f1"], "lr": sched.get_last_lr()[0], "grad_norm": grad_norm,
+                       "examples_per_s": seen / max(1e-9, time.perf_counter() - t_epoch),
+                       "seconds": self.state["seconds"]}
+                self.state["history"].append(row)
+                with open(metrics_path, "a", encoding="utf-8") as f:
+                    f.write(json.dumps(row) + "\n")
+                self._log(f"epoch {row['epoch']}/{t.epochs}  train loss {row['train_loss']:.4f} "
+                          f"acc {row['train_accuracy']:.4f}  valid acc {row['valid_accuracy']:.4f} "
+                          f"macro-F1 {row['valid_macro_f1']:.4f}  {row['examples_per_s']:.0f} ex/s  "
+                          f"{row['seconds']:.1f}s")
+                self.save_state()
+                if self.state["bad_epochs"] >= t.patience:
+                    stopped = "early_stopping"
+                    break
+        except KeyboardInterrupt:
+            stopped = "interrupted"
+        self.state["seconds"] = time.perf_counter() - start
+        if stopped in ("max_steps", "max_minutes", "interrupted"):
+            if self.state["best"] is None and self.state["step"] > 0:
+                # stopped before the first validation: keep what we have, without touching the
+                # early-stopping bookkeeping (a resumed run must behave like an uninterrupted one)
+                save_model(self.model, self.out_dir, labels=self.labels,
+                           extra={"training": {"best_epoch": self.state["epoch"], "command": self.command}})
+            self.save_state()
+        return self._finish(stopped)
+
+    def _progress(self, epoch: int, n_batches: int):
+        if not self.show_progress or self.console is None:
+            return None
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        progress = Progress(TextColumn(f"epoch {epoch + 1}/{self.run.train.epochs}"), BarColumn(),
+                            MofNCompleteColumn(), TextColumn("loss {task.fields[loss]:.4f}"),
+                            TextColumn("acc {task.fields[acc]:.3f}"), TextColumn("{task.fields[rate]:.0f} ex/s"),
+                            TimeElapsedColumn(), console=self.console, transient=True)
+        progress.start()
+        self._task = progress.add_task("train", total=n_batches, completed=self.state["batch"], loss=0.0, acc=0.0,
+                                       rate=0.0)
+        return progress
+
+    def _finish(self, stopped: str) -> TrainResult:
+        from .checkpoint import load_model
+
+        result = TrainResult(out_dir=self.out_dir, epochs=self.state["epoch"], steps=self.state["step"],
+                             seconds=self.state["seconds"], stopped=stopped,
+                             parameters=count_parameters(self.model)[0])
+        if not (self.out_dir / "model.safetensors").exists():
+            return result
+        best = load_model(self.out_dir)
+        result.best = dict(self.state.get("best_report") or {})
+        if self.splits.test is not None and len(self.splits.test):
+            tokens = self.tokenizer.batch(self.splits.test.texts)
+            index = {l: i for i, l in enumerate(self.labels)}
+            result.test = evaluate_tokens(best, tokens, [index[l] for l in self.splits.test.labels], self.labels)
+        from .card import write_card
+
+        write_card(self.out_dir, best, splits=self.splits, result=result, device=str(self.device),
+                   command=self.command)
+        return result
