@@ -1,4 +1,8 @@
-"""Configs of the built-in mixers (torch-free)."""
+"""Configs of the built-in mixers (torch-free: ``zoo info`` imports this module, never torch).
+
+Every config has ``dim`` and ``freeze`` (from ``ModuleConfig``) and rejects unknown keys.
+Validators say what to change, not only what is wrong.
+"""
 from __future__ import annotations
 
 from typing import Literal
@@ -8,12 +12,48 @@ from pydantic import Field, model_validator
 from zoo_core.config import ModuleConfig
 
 
+def _divisors(n: int, limit: int = 8) -> list[int]:
+    return [d for d in range(1, n + 1) if n % d == 0][:limit]
+
+
+class _HeadsMixin:
+    """``heads`` must divide ``dim``: every head owns a dim/heads slice."""
+
+    def _check_heads(self):
+        if self.dim % self.heads:
+            raise ValueError(f"heads={self.heads} must divide dim={self.dim}; choose heads from "
+                             f"{_divisors(self.dim)} or change dim")
+        return self
+
+
 class IdentityConfig(ModuleConfig):
     pass
 
 
-class LambdaConfig(ModuleConfig):
-    heads: int = Field(4, gt=0, description="query heads |h|; the value depth is dim / heads")
+class SelfAttentionConfig(ModuleConfig, _HeadsMixin):
+    heads: int = Field(4, gt=0, description="attention heads; each gets dim / heads channels")
+    causal: bool = Field(False, description="position t attends only to positions <= t")
+    drop_head: float = Field(0.0, ge=0.0, lt=1.0, description=(
+        "DropHead: probability of zeroing a whole head's output in training (2D dropout over the "
+        "heads axis); identity in eval. Can be changed during training for a schedule"))
+    bias: bool = Field(True, description="biases in the q/k/v and output projections")
+
+    @model_validator(mode="after")
+    def _valid(self):
+        return self._check_heads()
+
+
+class LinearAttentionConfig(ModuleConfig, _HeadsMixin):
+    heads: int = Field(4, gt=0, description="attention heads; each gets dim / heads channels")
+    causal: bool = Field(False, description="position t attends only to positions <= t (prefix sums)")
+
+    @model_validator(mode="after")
+    def _valid(self):
+        return self._check_heads()
+
+
+class LambdaConfig(ModuleConfig, _HeadsMixin):
+    heads: int = Field(4, gt=0, description="query heads |h|; the value depth |v| is dim / heads")
     dim_k: int = Field(16, gt=0, description="query/key depth |k|")
     normalize: Literal["softmax", "kernel"] = Field(
         "softmax", description="normalisation of the keys over the context: softmax (paper) or elu+1 kernel (post)")
@@ -22,8 +62,119 @@ class LambdaConfig(ModuleConfig):
     causal: bool = Field(False, description="position t sees only positions <= t")
 
     @model_validator(mode="after")
-    def _heads_divide_dim(self):
-        if self.dim % self.heads:
-            raise ValueError(f"heads={self.heads} must divide dim={self.dim}; choose heads from "
-                             f"{[h for h in range(1, self.dim + 1) if self.dim % h == 0][:8]}")
+    def _valid(self):
+        return self._check_heads()
+
+
+class HyperMixerConfig(ModuleConfig):
+    hidden: int | None = Field(None, gt=0, description="token-mixing width d' (rows of the generated W1, W2); "
+                                                       "default: dim")
+    tied: bool = Field(False, description="one hypernetwork generates both W1 and W2 (W1 = W2)")
+    positions: bool = Field(True, description="add sinusoidal positions to the hypernetworks' input (paper), so "
+                                              "the generated weights know where each token is")
+
+
+class GMLPConfig(ModuleConfig):
+    max_len: int = Field(512, gt=0, description="longest sequence: the spatial gating matrix is max_len x max_len")
+    hidden: int | None = Field(None, gt=0, description="d_ffn, the width of the up-projection (split in two "
+                                                       "halves by the gating unit); default: 2 * dim")
+
+    @model_validator(mode="after")
+    def _valid(self):
+        if self.hidden is not None and self.hidden % 2:
+            raise ValueError(f"hidden={self.hidden} must be even (the spatial gating unit splits it in two); "
+                             f"use hidden={self.hidden + 1}")
         return self
+
+
+class MLPMixerConfig(ModuleConfig):
+    max_len: int = Field(512, gt=0, description="longest sequence: the token-mixing MLP has max_len inputs")
+    hidden: int = Field(256, gt=0, description="token-mixing MLP width D_S")
+
+
+class FNetConfig(ModuleConfig):
+    pass
+
+
+class FastformerConfig(ModuleConfig, _HeadsMixin):
+    heads: int = Field(4, gt=0, description="attention heads; each gets dim / heads channels")
+
+    @model_validator(mode="after")
+    def _valid(self):
+        return self._check_heads()
+
+
+class PerformerConfig(ModuleConfig, _HeadsMixin):
+    heads: int = Field(4, gt=0, description="attention heads; each gets dim / heads channels")
+    features: int | None = Field(None, gt=0, description=(
+        "random features m per head; more approximate softmax attention better; "
+        "default: round(d_head * ln d_head) as in the paper"))
+    causal: bool = Field(False, description="position t attends only to positions <= t (prefix sums)")
+    redraw_interval: int = Field(0, ge=0, description=(
+        "draw fresh random features every this many training forward passes; 0 keeps them fixed "
+        "(they are saved with the weights either way)"))
+
+    @model_validator(mode="after")
+    def _valid(self):
+        return self._check_heads()
+
+
+class CausalConvConfig(ModuleConfig):
+    kernel_size: int = Field(3, gt=0, description="convolution width")
+    dilation: int = Field(1, gt=0, description="gap between taps; the receptive field is dilation*(kernel_size-1)+1")
+    groups: int = Field(1, gt=0, description="channel groups (groups=dim: depthwise)")
+    causal: bool = Field(True, description="pad left by dilation*(kernel_size-1) so position t never sees t+1; "
+                                           "false: centred ('same') padding")
+
+    @model_validator(mode="after")
+    def _valid(self):
+        if self.dim % self.groups:
+            raise ValueError(f"groups={self.groups} must divide dim={self.dim}; choose from {_divisors(self.dim)}")
+        if not self.causal and (self.dilation * (self.kernel_size - 1)) % 2:
+            raise ValueError(f"a centred (causal=false) convolution needs an even receptive span "
+                             f"dilation*(kernel_size-1), got {self.dilation * (self.kernel_size - 1)}; "
+                             f"use an odd kernel_size such as {self.kernel_size + 1}")
+        return self
+
+
+class QRNNConfig(ModuleConfig):
+    kernel_size: int = Field(2, gt=0, description="width of the masked convolution computing the gates "
+                                                  "(paper: 2 for language modelling)")
+    causal: bool = Field(True, description="masked (left-padded) gate convolution; false: centred, so each gate "
+                                           "also sees (kernel_size-1)/2 future tokens")
+    zoneout: float = Field(0.0, ge=0.0, lt=1.0, description="zoneout: probability of keeping the previous cell "
+                                                            "value per channel in training (f forced to 1)")
+
+    @model_validator(mode="after")
+    def _valid(self):
+        if not self.causal and (self.kernel_size - 1) % 2:
+            raise ValueError(f"a centred (causal=false) gate convolution needs an odd kernel_size, "
+                             f"got {self.kernel_size}; use kernel_size={self.kernel_size + 1}")
+        return self
+
+
+class RecurrentConfig(ModuleConfig):
+    layers: int = Field(1, gt=0, description="stacked recurrent layers")
+    causal: bool = Field(True, description="read left to right only, so state t depends on tokens <= t")
+    bidirectional: bool = Field(False, description="also read right to left; each direction gets dim/2 units")
+    reverse: bool = Field(False, description="read right to left only (the post's trick for suffix-heavy tasks)")
+
+    @model_validator(mode="after")
+    def _valid(self):
+        if self.causal and (self.bidirectional or self.reverse):
+            which = "bidirectional" if self.bidirectional else "reverse"
+            raise ValueError(f"{which}=true reads tokens after t, which a causal mixer must not; "
+                             f"set causal=false or {which}=false")
+        if self.bidirectional and self.reverse:
+            raise ValueError("bidirectional=true already reads right to left; set reverse=false")
+        if self.bidirectional and self.dim % 2:
+            raise ValueError(f"bidirectional=true splits dim={self.dim} between two directions; use an even dim")
+        return self
+
+
+class GRUConfig(RecurrentConfig):
+    pass
+
+
+class LSTMConfig(RecurrentConfig):
+    pass

@@ -5,19 +5,24 @@ keys for a kernel learned faster) and "Token Interactions: Mixing, Lambda and At
 (a lambda layer right after the embedding mixes tokens; (32, 512, 64) in ~41 ms vs ~283 ms
 for kernel attention).
 Paper: Bello, "LambdaNetworks: Modeling Long-Range Interactions Without Attention",
-ICLR 2021, arXiv:2102.08602, section 3 and Fig. 3 (multi-query lambdas, |u| = 1).
+ICLR 2021, arXiv:2102.08602, section 3, eqs. (1)-(2) and Fig. 3 (multi-query lambdas, |u| = 1).
 
     Q = X W_q  (B, n, h, k)     K = X W_k  (B, m, k)     V = X W_v  (B, m, v),  v = dim / h
-    K̄ = normalise K over the context m (softmax, or elu+1 kernel divided by its sum)
-    content lambda      λc = K̄ᵀ V                          (B, k, v)
-    position lambdas    λp_n = Σ_m E_{n,m}ᵀ V_m,  E_{n,m} = e[m - n] for |m - n| <= window
+    K̄ = normalise K over the context m, per key depth (softmax, or elu+1 kernel / its sum)
+    content lambda      λc = K̄ᵀ V                          (B, k, v), shared by all queries
+    position lambdas    λp_n = E_nᵀ V,  E_n[m] = e[m - n] for |m - n| <= window, else 0
     output              y_n = concat over heads of (λc + λp_n)ᵀ q_n      (B, n, h*v = dim)
 
+Keys, values and position embeddings are shared by the h query heads (multi-query).
 Cost O(n k v) for the content lambda and O(n (2w+1) (k + v) h) for the position lambdas:
-linear in sequence length. With ``causal=True`` every sum over m runs over m <= n only.
-Padding is removed from the context (keys masked before normalisation, values zeroed).
+linear in sequence length. With ``causal=True`` every sum over m runs over m <= n only:
+the softmax over keys becomes a running softmax (prefix sums of exp(K), shifted by a
+detached per-depth maximum that cancels in the ratio) and the lambdas are prefix sums,
+computed in chunks. Padding is removed from the context: its keys get zero weight and its
+values are zeroed. Left out from the paper: the batch normalisation of queries and values
+(batch statistics would mix in padded tokens; the post found it did not help).
 
-Shape contract: (B, T, dim), mask (B, T) -> (B, T, dim).
+Shape contract: (B, T, dim), mask (B, T) bool, True at real tokens -> (B, T, dim).
 """
 from __future__ import annotations
 
@@ -27,6 +32,7 @@ from torch.nn import functional as F
 
 from zoo_core.interfaces import Mixer
 
+from ._common import causal_linear_attention
 from .configs import LambdaConfig
 
 
@@ -40,47 +46,54 @@ class LambdaMixer(Mixer):
         self.to_v = nn.Linear(cfg.dim, self.v, bias=False)
         if cfg.position_lambda:
             offsets = cfg.window + 1 if cfg.causal else 2 * cfg.window + 1
+            # rel_pos[r] = e for relative position m - n = r - window
             self.rel_pos = nn.Parameter(torch.randn(offsets, self.k) * self.k ** -0.5)
 
-    def normalized_keys(self, x: Tensor, mask: Tensor) -> Tensor:
-        """K̄: keys normalised over the context; exactly 0 at padded positions."""
-        keys = self.to_k(x)  # (B, m, k)
-        valid = mask.unsqueeze(-1)
-        if self.cfg.normalize == "kernel":
-            phi = (F.elu(keys) + 1) * valid
-            denom = phi.cumsum(1) if self.cfg.causal else phi.sum(1, keepdim=True)
-            return phi, denom
-        keys = keys.masked_fill(~valid, float("-inf"))
-        if not self.cfg.causal:
-            return keys.softmax(dim=1), None
-        shift = keys.amax(dim=1, keepdim=True).detach()
-        expk = (keys - shift).exp()  # 0 at padding
-        return expk, expk.cumsum(1)
+    def project(self, x: Tensor, mask: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """Q (B, n, h, k), K (B, m, k) and V (B, m, v), V zeroed at padding."""
+        b, n, _ = x.shape
+        q = self.to_q(x).view(b, n, self.h, self.k)
+        return q, self.to_k(x), self.to_v(x) * mask.unsqueeze(-1)
 
     def forward(self, x: Tensor, mask: Tensor) -> Tensor:
         b, n, _ = x.shape
-        q = self.to_q(x).view(b, n, self.h, self.k)
-        v = self.to_v(x) * mask.unsqueeze(-1)  # (B, m, v)
-        kbar, denom = self.normalized_keys(x, mask)
-        if self.cfg.causal:
-            # λc_n = Σ_{m<=n} K̄_m ⊗ V_m / Σ_{m<=n} K̄_m ; applied to q_n without materialising λc_n per head
-            lam = torch.einsum("bmk,bmv->bmkv", kbar, v).cumsum(1)  # (B, n, k, v)
-            y = torch.einsum("bnhk,bnkv->bnhv", q / denom.clamp_min(1e-12).unsqueeze(2), lam)
+        q, keys, v = self.project(x, mask)
+        valid = mask.unsqueeze(-1)
+        if self.cfg.normalize == "kernel":
+            weights = (F.elu(keys) + 1).masked_fill(~valid, 0.0)  # unnormalised K̄, 0 at padding
         else:
-            if denom is not None:  # kernel: divide by the sum over the context
-                kbar = kbar / denom.clamp_min(1e-12)
-            content = torch.einsum("bmk,bmv->bkv", kbar, v)  # (B, k, v)
-            y = torch.einsum("bnhk,bkv->bnhv", q, content)
+            keys = keys.masked_fill(~valid, float("-inf"))
+            if self.cfg.causal:
+                weights = (keys - keys.amax(dim=1, keepdim=True).detach()).exp()  # 0 at padding
+            else:
+                weights = keys.softmax(dim=1)  # K̄ itself
+        if self.cfg.causal:
+            # y_n = Σ_k q_nk / Z_nk · Σ_{m<=n} w_mk v_m with Z_nk = Σ_{m<=n} w_mk: the per-depth
+            # normaliser moves onto the query, leaving an unnormalised causal linear attention
+            # whose keys and values are shared by the heads.
+            z = weights.cumsum(1).clamp_min(1e-12)  # (B, n, k)
+            qn = (q / z.unsqueeze(2)).transpose(1, 2)  # (B, h, n, k)
+            y = causal_linear_attention(qn, weights.unsqueeze(1), v.unsqueeze(1), normalize=False)
+            y = y.transpose(1, 2)  # (B, n, h, v)
+        else:
+            if self.cfg.normalize == "kernel":
+                weights = weights / weights.sum(1, keepdim=True).clamp_min(1e-12)
+            content = weights.transpose(1, 2) @ v  # λc = K̄ᵀ V: (B, k, v)
+            y = (q.reshape(b, n * self.h, self.k) @ content).view(b, n, self.h, self.v)
         if self.cfg.position_lambda:
-            y = y + self._position_output(q, v)
+            y = y + self.position_output(q, v)
         return y.reshape(b, n, self.h * self.v)
 
-    def _position_output(self, q: Tensor, v: Tensor) -> Tensor:
-        """Σ_r (q_n · e_r) v_{n+r}: the position lambdas applied to the queries, via unfold."""
+    def position_output(self, q: Tensor, v: Tensor) -> Tensor:
+        """λp_nᵀ q_n = Σ_r (q_n · e_r) v_{n+r-window}: the position lambdas applied to the
+        queries without materialising any λp_n (B, n, h, v)."""
         w = self.cfg.window
-        b, n, _ = v.shape
+        n = v.shape[1]
         left, right = (w, 0) if self.cfg.causal else (w, w)
-        padded = F.pad(v, (0, 0, left, right))  # (B, n + left + right, v)
-        windows = padded.unfold(1, left + right + 1, 1)  # (B, n, v, R)
-        scores = torch.einsum("bnhk,rk->bnhr", q, self.rel_pos)  # (B, n, h, R)
-        return torch.einsum("bnhr,bnvr->bnhv", scores, windows)
+        padded = F.pad(v, (0, 0, left, right))  # (B, n + left + right, v); outside the sequence = 0
+        scores = q @ self.rel_pos.t()  # (B, n, h, R)
+        out = None
+        for r in range(left + right + 1):
+            term = scores[..., r:r + 1] * padded[:, r:r + n].unsqueeze(2)  # (B, n, h, v)
+            out = term if out is None else out + term
+        return out

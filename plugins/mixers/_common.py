@@ -1,0 +1,97 @@
+"""Helpers shared by several mixers (not a component).
+
+- ``MaxLenError`` and ``check_max_len``: the error fixed-length mixers raise.
+- ``compact``/``restore``: move each sequence's real tokens to the front (stable), for
+  methods that must see only the real tokens as one contiguous sequence (FNet's FFT, packed
+  RNNs). Right-padded batches, the usual case, take the no-copy path.
+- ``linear_attention``: kernel attention Σ_s (q·k_s) v_s / Σ_s q·k_s in linear time.
+- ``causal_linear_attention``: prefix-sum (causal) kernel attention computed in chunks,
+  exact, without materialising a (T, k, v) state per position.
+"""
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from zoo_core.errors import ZooError
+
+
+class MaxLenError(ZooError, ValueError):
+    """A sequence longer than a fixed-length mixer's ``max_len``."""
+
+
+def check_max_len(name: str, length: int, max_len: int) -> None:
+    if length > max_len:
+        raise MaxLenError(f"mixer {name}: sequence of {length} tokens exceeds max_len={max_len}; "
+                          f"set mixer.max_len={length} (or truncate the input, e.g. tokenizer.max_tokens={max_len})")
+
+
+def is_right_padded(mask: Tensor, lengths: Tensor) -> bool:
+    """True when every sequence's real tokens come first (mask == arange < length)."""
+    positions = torch.arange(mask.shape[1], device=mask.device)
+    return bool(torch.equal(mask, positions.unsqueeze(0) < lengths.unsqueeze(1)))
+
+
+def compact(x: Tensor, mask: Tensor) -> tuple[Tensor, Tensor, Tensor | None]:
+    """Real tokens first, in their order: (x_compact, lengths, order or None if already so)."""
+    lengths = mask.sum(1)
+    if is_right_padded(mask, lengths):
+        return x, lengths, None
+    order = torch.sort((~mask).to(torch.int8), dim=1, stable=True).indices  # real positions first
+    return x.gather(1, order.unsqueeze(-1).expand_as(x)), lengths, order
+
+
+def restore(y: Tensor, order: Tensor | None) -> Tensor:
+    """Undo ``compact`` on an output of the same (B, T, ...) layout."""
+    if order is None:
+        return y
+    out = torch.empty_like(y)
+    return out.scatter_(1, order.unsqueeze(-1).expand_as(y), y)
+
+
+def linear_attention(q: Tensor, k: Tensor, v: Tensor, eps: float = 1e-6) -> Tensor:
+    """y_t = Σ_s (q_t·k_s) v_s / Σ_s q_t·k_s over all s: kernel attention on non-negative
+    features q (B, H, T, F), k (B, H, T, F) and values v (B, H, T, E), in O(T F E)."""
+    kv = k.transpose(-1, -2) @ v  # (B, H, F, E): Σ_s k_s v_sᵀ
+    z = k.sum(2).unsqueeze(-1)  # (B, H, F, 1): Σ_s k_s
+    return (q @ kv) / (q @ z).clamp_min(eps)
+
+
+def causal_linear_attention(q: Tensor, k: Tensor, v: Tensor, normalize: bool = True,
+                            chunk: int = 64, eps: float = 1e-6) -> Tensor:
+    """y_t = Σ_{s<=t} (q_t·k_s) v_s  [ / Σ_{s<=t} q_t·k_s  if normalize ].
+
+    q (B, H, T, F), k (B, Hk, T, F), v (B, Hk, T, E) with Hk in {1, H} (broadcast: the
+    lambda layer's keys and values are shared by its query heads). Exact: within a chunk
+    of ``chunk`` positions a masked (C x C) product, across chunks the running sums of
+    k_s v_sᵀ (F x E per chunk, never per position). Cost O(T C (F + E) + T F E).
+    """
+    b, h, t, f = q.shape
+    e = v.shape[-1]
+    c = min(chunk, t)
+    pad = (-t) % c
+    if pad:
+        q, k, v = (torch.nn.functional.pad(z, (0, 0, 0, pad)) for z in (q, k, v))
+    n = (t + pad) // c
+    qc = q.reshape(b, h, n, c, f)
+    kc = k.reshape(b, k.shape[1], n, c, f)
+    vc = v.reshape(b, v.shape[1], n, c, e)
+    tril = torch.ones(c, c, dtype=torch.bool, device=q.device).tril()
+    scores = (qc @ kc.transpose(-1, -2)).masked_fill(~tril, 0.0)  # (B, H, n, C, C)
+    out = scores @ vc
+    # state before each chunk: Σ over earlier chunks of k_s v_sᵀ (exclusive prefix sum)
+    kv = kc.transpose(-1, -2) @ vc  # (B, Hk, n, F, E)
+    state = _exclusive_cumsum(kv, 2)
+    out = out + qc @ state
+    if normalize:
+        ksum = kc.sum(3)  # (B, Hk, n, F)
+        kstate = _exclusive_cumsum(ksum, 2).unsqueeze(-1)  # (B, Hk, n, F, 1)
+        denom = scores.sum(-1, keepdim=True) + qc @ kstate
+        out = out / denom.clamp_min(eps)
+    return out.reshape(b, h, n * c, e)[:, :, :t]
+
+
+def _exclusive_cumsum(z: Tensor, dim: int) -> Tensor:
+    """Σ of the entries strictly before each index along ``dim`` (0 for the first)."""
+    first = torch.zeros_like(z.narrow(dim, 0, 1))
+    return torch.cat([first, z.narrow(dim, 0, z.shape[dim] - 1).cumsum(dim)], dim)

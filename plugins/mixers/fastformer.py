@@ -1,0 +1,56 @@
+"""Fastformer: additive attention with learned static queries, global aggregates, products.
+
+Post: "Deep learning notes 08: Fastformer - additive or static (self)attention?" (each
+"column" is pooled by a softmax against a learned static vector into one global vector,
+which multiplies the next column element-wise; linear in length; good for global tasks).
+Paper: Wu, Wu, Qi, Huang, Xie, "Fastformer: Additive Attention Can Be All You Need",
+arXiv:2108.09084, section 3.2, eqs. (3)-(7).
+
+    q_i, k_i, v_i = W_q x_i, W_k x_i, W_v x_i            per head h (d = dim / heads)
+    α_i = softmax_i(w_q · q_i / √d)      global query  q = Σ_i α_i q_i
+    p_i = q ⊙ k_i
+    β_i = softmax_i(w_k · p_i / √d)      global key    k = Σ_i β_i p_i
+    u_i = k ⊙ v_i
+    y_i = W_o u_i + q_i                  (the paper adds the query to the output)
+
+As in the authors' code, each head's score w · (·) reads the whole dim-wide vector
+(a Linear(dim, heads)). Softmaxes run over real tokens only. Cost O(T dim): linear.
+No causal form (the global vectors see the whole sequence).
+
+Shape contract: (B, T, dim), mask (B, T) bool, True at real tokens -> (B, T, dim).
+"""
+from __future__ import annotations
+
+import math
+
+from torch import Tensor, nn
+
+from zoo_core.interfaces import Mixer
+
+from .configs import FastformerConfig
+
+
+class FastformerMixer(Mixer):
+    def __init__(self, cfg: FastformerConfig):
+        super().__init__()
+        self.cfg, self.dim = cfg, cfg.dim
+        self.h, self.d = cfg.heads, cfg.dim // cfg.heads
+        self.qkv = nn.Linear(cfg.dim, 3 * cfg.dim)
+        self.query_score = nn.Linear(cfg.dim, cfg.heads)  # w_q of every head
+        self.key_score = nn.Linear(cfg.dim, cfg.heads)  # w_k of every head
+        self.out = nn.Linear(cfg.dim, cfg.dim)
+
+    def pool(self, x: Tensor, scorer: nn.Linear, pad: Tensor) -> Tensor:
+        """Σ_i softmax_i(w · x_i / √d) x_i per head: (B, T, dim) -> (B, 1, dim)."""
+        b, t, _ = x.shape
+        weights = (scorer(x) / math.sqrt(self.d)).masked_fill(pad, float("-inf")).softmax(dim=1)  # (B, T, H)
+        pooled = weights.transpose(1, 2).unsqueeze(-2) @ x.view(b, t, self.h, self.d).transpose(1, 2)  # (B, H, 1, d)
+        return pooled.reshape(b, 1, self.dim)
+
+    def forward(self, x: Tensor, mask: Tensor) -> Tensor:
+        q, k, v = self.qkv(x).chunk(3, dim=-1)
+        pad = ~mask.unsqueeze(-1)
+        global_q = self.pool(q, self.query_score, pad)
+        p = global_q * k
+        global_k = self.pool(p, self.key_score, pad)
+        return self.out(global_k * v) + q

@@ -1,0 +1,53 @@
+"""gMLP block: channel MLP with a spatial gating unit (SGU) over a fixed maximum length.
+
+Post: "N Layers is All We Need?" (quotes the paper's pseudo-code: norm -> gelu(proj up) ->
+spatial gating unit -> proj down -> + shortcut, and asks which parts a small task needs).
+Paper: Liu, Dai, So, Le, "Pay Attention to MLPs", NeurIPS 2021, arXiv:2105.08050,
+section 2 (eq. 1-6, Fig. 1 pseudo-code).
+
+    Z  = GELU(LayerNorm(X) U)                (B, n, d_ffn)
+    Z1, Z2 = split(Z)                        two (B, n, d_ffn/2) halves
+    s(Z) = Z1 ⊙ (W · LayerNorm(Z2) + b)      W (n, n) spatial projection, init W ≈ 0, b = 1
+    Y  = s(Z) V                              (B, n, dim)
+
+W and b are sized for ``max_len`` tokens; a batch of T <= max_len uses W[:T, :T], b[:T]
+(longer inputs raise an error naming the fix). Padded rows of LayerNorm(Z2) are zeroed
+before W, so padding never reaches a real token. The shortcut "+ X" of the pseudo-code is
+the composed model's residual (``x = norm(x + dropout(mixer(x)))``), not repeated here.
+Cost O(n² d_ffn / 2) for the spatial projection: quadratic in length, like attention.
+
+Shape contract: (B, T, dim), mask (B, T) bool, True at real tokens -> (B, T, dim).
+"""
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+from torch.nn import functional as F
+
+from zoo_core.interfaces import Mixer
+
+from ._common import check_max_len
+from .configs import GMLPConfig
+
+
+class GMLPMixer(Mixer):
+    def __init__(self, cfg: GMLPConfig):
+        super().__init__()
+        self.cfg, self.dim, self.max_len = cfg, cfg.dim, cfg.max_len
+        d_ffn = cfg.hidden or 2 * cfg.dim
+        self.norm = nn.LayerNorm(cfg.dim)
+        self.up = nn.Linear(cfg.dim, d_ffn)
+        self.gate_norm = nn.LayerNorm(d_ffn // 2)
+        # near-zero W and unit b: the block starts close to a plain channel MLP (paper, sec. 2)
+        self.spatial_weight = nn.Parameter(torch.empty(cfg.max_len, cfg.max_len).uniform_(-1e-3, 1e-3) / cfg.max_len)
+        self.spatial_bias = nn.Parameter(torch.ones(cfg.max_len))
+        self.down = nn.Linear(d_ffn // 2, cfg.dim)
+
+    def forward(self, x: Tensor, mask: Tensor) -> Tensor:
+        t = x.shape[1]
+        check_max_len("gmlp", t, self.max_len)
+        z = F.gelu(self.up(self.norm(x)))
+        z1, z2 = z.chunk(2, dim=-1)
+        z2 = self.gate_norm(z2) * mask.unsqueeze(-1).to(z2.dtype)
+        gate = self.spatial_weight[:t, :t] @ z2 + self.spatial_bias[:t, None]  # (B, T, d_ffn/2)
+        return self.down(z1 * gate)

@@ -1,0 +1,70 @@
+"""HyperMixer: a token-mixing MLP whose weights are generated from the tokens by hypernetworks.
+
+Post: "Let's Make AI Green (Again)" (instead of MLP-Mixer's fixed (N, dim) weight, a
+'hyper network' generates the matrix from the tokens, so any length works, in O(N)).
+Paper: Mai et al., "HyperMixer: An MLP-based Low Cost Alternative to Transformers",
+ACL 2023, arXiv:2203.03691, section 3 (eq. 2-3, "HyperMixing").
+
+    P  = sinusoidal positions (optional)                 so the weights know token order
+    W1 = h1(X + P),  W2 = h2(X + P)      (B, N, d')      h = Linear(D, D) -> GELU -> Linear(D, d')
+                                                         (tied: W2 = W1)
+    TM-MLP(X) = W2 · GELU(W1ᵀ · X)       (B, N, D)      rows of W1, W2 and X at padding are zeroed
+    Y = LayerNorm(TM-MLP(X))                             (as in the authors' code)
+
+Cost O(N d' D): linear in sequence length; no parameter depends on N, so a trained mixer
+takes sequences of any length. Only the token-mixing half of a HyperMixer block is here:
+the composed model adds the residual and its layer norm around every mixer.
+
+Shape contract: (B, T, dim), mask (B, T) bool, True at real tokens -> (B, T, dim).
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor, nn
+from torch.nn import functional as F
+
+from zoo_core.interfaces import Mixer
+
+from .configs import HyperMixerConfig
+
+
+def sinusoidal_positions(length: int, dim: int, device=None, dtype=None) -> Tensor:
+    """(length, dim) sin/cos table of Vaswani et al., computed for any length."""
+    pos = torch.arange(length, device=device, dtype=torch.float32).unsqueeze(1)
+    freq = torch.exp(torch.arange(0, dim, 2, device=device, dtype=torch.float32) * (-math.log(10000.0) / dim))
+    table = torch.zeros(length, dim, device=device)
+    table[:, 0::2] = torch.sin(pos * freq)
+    table[:, 1::2] = torch.cos(pos * freq)[:, : dim // 2]
+    return table.to(dtype or torch.get_default_dtype())
+
+
+def _hypernetwork(dim: int, out: int) -> nn.Sequential:
+    return nn.Sequential(nn.Linear(dim, dim, bias=False), nn.GELU(), nn.Linear(dim, out, bias=False))
+
+
+class HyperMixerMixer(Mixer):
+    def __init__(self, cfg: HyperMixerConfig):
+        super().__init__()
+        self.cfg, self.dim = cfg, cfg.dim
+        self.hidden = cfg.hidden or cfg.dim
+        self.h1 = _hypernetwork(cfg.dim, self.hidden)
+        self.h2 = None if cfg.tied else _hypernetwork(cfg.dim, self.hidden)
+        self.norm = nn.LayerNorm(cfg.dim)
+
+    def generate(self, x: Tensor, mask: Tensor) -> tuple[Tensor, Tensor]:
+        """The token-mixing weights W1, W2 (B, N, d'), zero at padded rows."""
+        hyper_in = x
+        if self.cfg.positions:
+            hyper_in = x + sinusoidal_positions(x.shape[1], self.dim, x.device, x.dtype)
+        valid = mask.unsqueeze(-1).to(x.dtype)
+        w1 = self.h1(hyper_in) * valid
+        w2 = w1 if self.h2 is None else self.h2(hyper_in) * valid
+        return w1, w2
+
+    def forward(self, x: Tensor, mask: Tensor) -> Tensor:
+        x = x * mask.unsqueeze(-1).to(x.dtype)
+        w1, w2 = self.generate(x, mask)
+        hidden = F.gelu(w1.transpose(1, 2) @ x)  # (B, d', D)
+        return self.norm(w2 @ hidden)

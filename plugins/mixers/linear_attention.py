@@ -1,0 +1,51 @@
+"""Linear attention with the elu+1 feature map (Katharopoulos et al.).
+
+Post: "Let's Make AI Green (Again)" (linear attention beat HyperMixer in loss and CPU
+time on the post's NLP tasks); also cited by "N Layers is All We Need?".
+Paper: Katharopoulos, Vyas, Pappas, Fleuret, "Transformers are RNNs: Fast Autoregressive
+Transformers with Linear Attention", ICML 2020, arXiv:2006.16236, eqs. 4-6 and 8-12.
+
+    φ(x) = elu(x) + 1                                     (a positive feature map)
+    y_i = φ(q_i)ᵀ Σ_j φ(k_j) v_jᵀ  /  φ(q_i)ᵀ Σ_j φ(k_j)     per head, j over real tokens
+    causal:  the sums run over j <= i (prefix sums S_i, Z_i of eq. 10-11), computed in
+             chunks so no (T, d, d) state is materialised.
+    Y = concat(heads) W_o
+
+Cost O(T d²) time and O(d²) state per head instead of attention's O(T² d).
+Padding: φ(k_j) is zeroed at padded j, so padded tokens enter neither sum.
+
+Shape contract: (B, T, dim), mask (B, T) bool, True at real tokens -> (B, T, dim).
+"""
+from __future__ import annotations
+
+from torch import Tensor, nn
+from torch.nn import functional as F
+
+from zoo_core.interfaces import Mixer
+
+from ._common import causal_linear_attention, linear_attention
+from .configs import LinearAttentionConfig
+
+
+def elu_feature_map(x: Tensor) -> Tensor:
+    return F.elu(x) + 1.0
+
+
+class LinearAttentionMixer(Mixer):
+    def __init__(self, cfg: LinearAttentionConfig):
+        super().__init__()
+        self.cfg, self.dim = cfg, cfg.dim
+        self.h, self.d = cfg.heads, cfg.dim // cfg.heads
+        self.qkv = nn.Linear(cfg.dim, 3 * cfg.dim)
+        self.out = nn.Linear(cfg.dim, cfg.dim)
+
+    def forward(self, x: Tensor, mask: Tensor) -> Tensor:
+        b, t, _ = x.shape
+        q, k, v = self.qkv(x).view(b, t, 3, self.h, self.d).permute(2, 0, 3, 1, 4).unbind(0)  # (B, H, T, d)
+        q = elu_feature_map(q)
+        k = elu_feature_map(k).masked_fill(~mask[:, None, :, None], 0.0)
+        if self.cfg.causal:
+            y = causal_linear_attention(q, k, v)
+        else:
+            y = linear_attention(q, k, v)
+        return self.out(y.transpose(1, 2).reshape(b, t, self.dim))

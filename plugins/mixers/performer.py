@@ -1,0 +1,95 @@
+"""Performer: softmax attention approximated by FAVOR+ positive orthogonal random features.
+
+Post: "Deep learning papers/notes 01: Performers, Lookahead, rADAM" (factorise
+softmax(Q Kᵀ) V ≈ Q' (K'ᵀ V) with positive orthogonal random features: linear in L).
+Paper: Choromanski et al., "Rethinking Attention with Performers", ICLR 2021,
+arXiv:2009.14794, section 2 (eq. 4-5, Lemma 1: positive random features; section 2.4:
+orthogonal random features).
+
+    q, k, v = X W_q, X W_k, X W_v, per head of d = dim / heads; q, k scaled by d^(-1/4)
+    φ(x) = exp(-|x|²/2) / √m · [exp(ω_1ᵀx), ..., exp(ω_mᵀx)]     E[φ(q)ᵀφ(k)] = exp(qᵀk)
+    ω_1..ω_m: blocks of d orthogonal directions (QR of a Gaussian matrix), each row rescaled
+              to the norm of an independent d-dimensional Gaussian vector (unbiased)
+    y_i = φ(q_i)ᵀ Σ_j φ(k_j) v_jᵀ / φ(q_i)ᵀ Σ_j φ(k_j)   ≈ softmax(q kᵀ/√d) v
+    causal: sums over j <= i (prefix sums, computed in chunks)
+    Y = concat(heads) W_o
+
+For numerical stability the exponents are shifted by a detached maximum (per query over
+its features; per sequence and head over the real keys), which cancels in the ratio.
+Padded keys get φ = 0. The features are a buffer saved with the weights, so a loaded model
+computes exactly what was trained; ``redraw_interval`` > 0 draws new ones during training.
+Cost O(T m d) instead of O(T² d); the approximation improves as m grows.
+
+Shape contract: (B, T, dim), mask (B, T) bool, True at real tokens -> (B, T, dim).
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor, nn
+
+from zoo_core.interfaces import Mixer
+
+from ._common import causal_linear_attention, linear_attention
+from .configs import PerformerConfig
+
+
+def orthogonal_random_features(m: int, d: int, generator: torch.Generator | None = None) -> Tensor:
+    """(m, d) matrix: stacked blocks of d orthogonal rows, each scaled to a chi(d) norm."""
+    blocks = []
+    for _ in range(math.ceil(m / d)):
+        q, r = torch.linalg.qr(torch.randn(d, d, generator=generator))
+        # sign fix: without it LAPACK's Q is not Haar-distributed and the estimator is biased
+        blocks.append((q * torch.sign(torch.diagonal(r))).t())
+    directions = torch.cat(blocks)[:m]
+    norms = torch.randn(m, d, generator=generator).norm(dim=1, keepdim=True)
+    return directions * norms
+
+
+def positive_features(x: Tensor, projection: Tensor, is_query: bool, valid: Tensor | None = None) -> Tensor:
+    """φ(x) for x (B, H, T, d) already scaled by d^(-1/4); zero where ``valid`` (B, 1, T, 1) is False."""
+    wx = x @ projection.t()  # (B, H, T, m)
+    norm = x.pow(2).sum(-1, keepdim=True) / 2
+    exponent = wx - norm
+    if valid is not None:
+        exponent = exponent.masked_fill(~valid, float("-inf"))  # exp(-inf) = 0: padded keys vanish
+    dims = (-1,) if is_query else (-2, -1)
+    shift = exponent.amax(dim=dims, keepdim=True).detach()
+    return torch.exp(exponent - shift) / math.sqrt(projection.shape[0])
+
+
+def favor_attention(q: Tensor, k: Tensor, v: Tensor, projection: Tensor, mask: Tensor | None = None,
+                    causal: bool = False) -> Tensor:
+    """FAVOR+ estimate of softmax(q kᵀ / √d) v for q, k, v (B, H, T, d); mask (B, T)."""
+    scale = q.shape[-1] ** -0.25
+    valid = None if mask is None else mask[:, None, :, None]
+    qf = positive_features(q * scale, projection, True)
+    kf = positive_features(k * scale, projection, False, valid)
+    return causal_linear_attention(qf, kf, v) if causal else linear_attention(qf, kf, v)
+
+
+class PerformerMixer(Mixer):
+    def __init__(self, cfg: PerformerConfig):
+        super().__init__()
+        self.cfg, self.dim = cfg, cfg.dim
+        self.h, self.d = cfg.heads, cfg.dim // cfg.heads
+        self.m = cfg.features or max(1, round(self.d * math.log(self.d)))
+        self.qkv = nn.Linear(cfg.dim, 3 * cfg.dim)
+        self.out = nn.Linear(cfg.dim, cfg.dim)
+        self.register_buffer("projection", orthogonal_random_features(self.m, self.d))
+        self._calls = 0
+
+    @torch.no_grad()
+    def redraw(self) -> None:
+        self.projection.copy_(orthogonal_random_features(self.m, self.d).to(self.projection))
+
+    def forward(self, x: Tensor, mask: Tensor) -> Tensor:
+        if self.training and self.cfg.redraw_interval:
+            if self._calls and self._calls % self.cfg.redraw_interval == 0:
+                self.redraw()
+            self._calls += 1
+        b, t, _ = x.shape
+        q, k, v = self.qkv(x).view(b, t, 3, self.h, self.d).permute(2, 0, 3, 1, 4).unbind(0)  # (B, H, T, d)
+        y = favor_attention(q, k, v, self.projection, mask, self.cfg.causal)
+        return self.out(y.transpose(1, 2).reshape(b, t, self.dim))
