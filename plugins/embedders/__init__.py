@@ -11,3 +11,20 @@ def zoo_register_components(register):
                      "parameters independent of the vocabulary",
              post="Word Embeddings: Why Hashing Helps; LambdaNetworks: A Quick Glimpse",
              paper="Svenstrup et al., Hash Embeddings for Efficient Word Representations (NeurIPS 2017)")
+    register("embed", "char_cnn", factory="zoo_plugins.embedders.char_cnn:CharCNNEmbedder",
+             config=configs.CharCNNConfig,
+             summary="character CNN: char embeddings -> filters of several widths -> max over time -> "
+                     "highway; a vector for any word, no word vocabulary",
+             post="Character-Based Neural Language Models",
+             paper="Kim et al., Character-Aware Neural Language Models (AAAI 2016, arXiv:1508.06615)")
+    register("embed", "char_pos", factory="zoo_plugins.embedders.char_pos:CharPosEmbedder",
+             config=configs.CharPosConfig,
+             summary="sum over a word's characters of char embedding * sinusoidal position code; "
+                     "spelling variants land close together",
+             post="Character-Level Positional Encoding",
+             paper="Vaswani et al., Attention Is All You Need (NeurIPS 2017), sinusoidal positions")
+    register("embed", "full", factory="zoo_plugins.embedders.full:FullEmbedder", config=configs.FullConfig,
+             summary="vocabulary embedding built by fit() (min_count, max_size, <unk> policy), "
+                     "optionally with sparse gradients",
+             post="PyTorch – Combining Dense And Sparse Gradients; Word Embeddings: Why Hashing Helps",
+             paper="Bengio et al., A Neural Probabilistic Language Model (JMLR 2003)")

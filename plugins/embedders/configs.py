@@ -1,7 +1,9 @@
 """Configs of the built-in embedders (torch-free: ``zoo info`` reads them without torch)."""
 from __future__ import annotations
 
-from pydantic import Field
+from typing import Literal
+
+from pydantic import Field, model_validator
 
 from zoo_core.config import ModuleConfig
 
@@ -9,5 +11,51 @@ from zoo_core.config import ModuleConfig
 class HashConfig(ModuleConfig):
     num_bits: int = Field(200, gt=0, description="length of each token's binary code = rows of the weight matrix")
     num_hashes: int = Field(4, gt=0, le=64, description="hash functions per token (bits set in its code)")
-    seed: int = Field(0, ge=0, description="salt of the hash functions")
+    seed: int = Field(0, ge=0, lt=2**64, description="salt of the hash functions")
     cache_size: int = Field(1_000_000, ge=0, description="distinct tokens whose codes are cached (0: no cache)")
+
+
+class CharConfig(ModuleConfig):
+    """Shared by the character embedders: how a character becomes a row of the char table."""
+
+    char_table: int = Field(2048, ge=0, description="code points below this get their own row (2048 = U+0800 "
+                                                     "covers Latin, Greek, Cyrillic, Armenian, Hebrew, Arabic)")
+    char_buckets: int = Field(1024, gt=0, description="rows shared, by a stable hash, by all other code points "
+                                                       "(CJK, emoji, ...)")
+    max_chars: int = Field(32, ge=2, description="longer tokens keep their first and last max_chars/2 "
+                                                 "characters")
+    cache_size: int = Field(1_000_000, ge=0, description="distinct tokens whose character ids are cached "
+                                                         "(0: no cache)")
+
+
+class CharCNNConfig(CharConfig):
+    char_dim: int = Field(15, gt=0, description="width of a character embedding")
+    widths: list[int] = Field([1, 2, 3, 4, 5, 6], min_length=1,
+                              description="convolution filter widths, in characters")
+    filters_per_width: int = Field(25, gt=0, description="a width-w filter bank has filters_per_width*w filters "
+                                                         "(Kim et al.'s small model: 25)")
+    max_filters: int = Field(200, gt=0, description="cap on the filters of one width")
+    highway_layers: int = Field(1, ge=0, description="highway layers after the projection to dim")
+
+    @model_validator(mode="after")
+    def _positive_widths(self):
+        if any(w <= 0 for w in self.widths):
+            raise ValueError(f"widths={self.widths}: every filter width must be a positive number of characters")
+        return self
+
+
+class CharPosConfig(CharConfig):
+    base: float = Field(100.0, gt=1, description="wavelength base of the sinusoidal position codes "
+                                                 "(Vaswani et al. use 10000 for long sequences; words are short)")
+
+
+class FullConfig(ModuleConfig):
+    min_count: int = Field(1, ge=1, description="fit(): keep tokens seen at least this often")
+    max_size: int | None = Field(50_000, gt=0, description="fit(): keep at most this many tokens, most frequent "
+                                                           "first (null: no limit)")
+    unk: Literal["shared", "hashed", "zero"] = Field(
+        "shared", description="out-of-vocabulary tokens: one shared <unk> vector, one of unk_buckets hashed "
+                              "vectors, or the zero vector")
+    unk_buckets: int = Field(64, gt=0, description="rows for out-of-vocabulary tokens when unk=hashed")
+    sparse: bool = Field(False, description="sparse gradients (nn.Embedding(sparse=True)); pair with an "
+                                            "optimizer that accepts them (SparseAdam, Adagrad, SGD)")

@@ -10,7 +10,14 @@ Each token is hashed by ``num_hashes`` hash functions into a ``num_bits``-bit bi
 (num_bits x dim) matrix selected by the set bits. Parameters: num_bits * dim, whatever the
 vocabulary. The hash is blake2b of the token's UTF-8 bytes with a fixed salt, so codes are
 the same in every process, machine and Python version (Python's ``hash()`` is salted per
-process and must never be used here).
+process and must never be used here). Any string works: unseen words, "", emoji, any script.
+
+    code(w) = {h_1(w), ..., h_k(w)} subset of {0..num_bits-1}     k = num_hashes
+    v(w) = sum_{j in code(w)} W[j]                                 W: (num_bits, dim)
+
+The sum is one ``F.embedding_bag`` over all tokens (no Python loop over bits). Codes are
+cached per distinct token (``cache.py``: up to ``cache_size`` tokens, then the cache starts
+afresh), so a warm batch costs one dict lookup per token and a tensor gather.
 
 Shape contract: encode(list of B token lists) -> {"bits": (B, T, k) long,
 "bit_weight": (B, T, k) float (1 for a set bit, 0 for a repeated bit or padding),
@@ -26,14 +33,27 @@ from torch.nn import functional as F
 
 from zoo_core.interfaces import Embedder
 
+from .cache import TokenCache
 from .configs import HashConfig
 
 
 def token_bits(token: str, num_bits: int, num_hashes: int, seed: int = 0) -> tuple[int, ...]:
-    """The ``num_hashes`` bit positions of ``token`` (stable across processes and machines)."""
-    digest = hashlib.blake2b(token.encode("utf-8", "surrogatepass"), digest_size=4 * num_hashes,
-                             salt=seed.to_bytes(8, "little"), person=b"zoo-hash").digest()
-    return tuple(int.from_bytes(digest[4 * i: 4 * i + 4], "little") % num_bits for i in range(num_hashes))
+    """The ``num_hashes`` bit positions of ``token`` (stable across processes and machines).
+
+    Each hash function is one 32-bit word of a keyed blake2b digest of the UTF-8 bytes; one
+    digest holds 16 words, so more hash functions read further digests whose personalisation
+    carries the block number (the first block is the same for every ``num_hashes``)."""
+    data = token.encode("utf-8", "surrogatepass")
+    salt = seed.to_bytes(8, "little")
+    out: list[int] = []
+    block = 0
+    while len(out) < num_hashes:
+        words = min(16, num_hashes - len(out))
+        person = b"zoo-hash" if block == 0 else b"zoo-hash" + block.to_bytes(8, "little")
+        digest = hashlib.blake2b(data, digest_size=4 * words, salt=salt, person=person).digest()
+        out.extend(int.from_bytes(digest[4 * i: 4 * i + 4], "little") % num_bits for i in range(words))
+        block += 1
+    return tuple(out)
 
 
 class HashEmbedder(Embedder):
@@ -42,34 +62,24 @@ class HashEmbedder(Embedder):
         self.cfg, self.dim = cfg, cfg.dim
         # a token's vector sums ~num_hashes rows: scale so its entries start near unit variance
         self.weight = nn.Parameter(torch.randn(cfg.num_bits, cfg.dim) / cfg.num_hashes ** 0.5)
-        self._cache: dict[str, tuple[tuple[int, ...], tuple[float, ...]]] = {}
+        k = cfg.num_hashes
+        self._cache = TokenCache(self.code, [(k, torch.long), (k, torch.float32)], cfg.cache_size)
 
     def code(self, token: str) -> tuple[tuple[int, ...], tuple[float, ...]]:
-        hit = self._cache.get(token)
-        if hit is not None:
-            return hit
+        """(bit positions, weights): weight 1 for a set bit, 0 for a bit already set by an
+        earlier hash function (a binary code: a bit picked twice is still set once)."""
         bits = token_bits(token, self.cfg.num_bits, self.cfg.num_hashes, self.cfg.seed)
         seen: set[int] = set()
         weights = []
-        for b in bits:  # a binary code: a bit picked twice is still set once
+        for b in bits:
             weights.append(0.0 if b in seen else 1.0)
             seen.add(b)
-        out = (bits, tuple(weights))
-        if self.cfg.cache_size:
-            if len(self._cache) >= self.cfg.cache_size:
-                self._cache.clear()
-            self._cache[token] = out
-        return out
+        return bits, tuple(weights)
 
     def encode(self, batch: list[list[str]]) -> dict[str, Tensor]:
-        k = self.cfg.num_hashes
-        longest = max([len(s) for s in batch] + [1])
-        pad = ((0,) * k, (0.0,) * k)
-        codes = [[self.code(t) for t in seq] + [pad] * (longest - len(seq)) for seq in batch]
-        bits = torch.tensor([[c[0] for c in row] for row in codes], dtype=torch.long).view(len(batch), longest, k)
-        weight = torch.tensor([[c[1] for c in row] for row in codes], dtype=torch.float32).view(len(batch), longest, k)
-        mask = torch.tensor([[i < len(s) for i in range(longest)] for s in batch], dtype=torch.bool)
-        return {"bits": bits, "bit_weight": weight, "mask": mask}
+        index = self._cache.index(batch)
+        bits, bit_weight = self._cache.tables
+        return {"bits": bits[index], "bit_weight": bit_weight[index], "mask": index != 0}
 
     def forward(self, inputs: dict[str, Tensor]) -> Tensor:
         bits, weight = inputs["bits"], inputs["bit_weight"]

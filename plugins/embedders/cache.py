@@ -1,0 +1,59 @@
+"""A per-token cache for embedders whose numericalisation is a pure function of the token
+(hash codes, character ids): each distinct token gets a row of fixed-width code tables,
+computed once; a batch is then one dict lookup per token and one tensor gather.
+
+Row 0 of every table is padding (all zeros). ``cache_size`` bounds the distinct tokens
+kept; it is a soft limit: when it is reached the cache starts afresh before the next batch
+(a batch never loses rows it is using). ``cache_size=0`` keeps nothing between batches.
+"""
+from __future__ import annotations
+
+from typing import Callable, Sequence
+
+import torch
+from torch import Tensor
+
+
+class TokenCache:
+    def __init__(self, code: Callable[[str], Sequence[Sequence[float]]], columns: Sequence[tuple[int, torch.dtype]],
+                 cache_size: int):
+        """``code(token)`` returns one row per table; table i has ``columns[i] = (width, dtype)``."""
+        self.code, self.columns, self.cache_size = code, list(columns), cache_size
+        self.clear()
+
+    def clear(self) -> None:
+        self.rows: dict[str, int] = {}
+        self.tables = [torch.zeros(1024, width, dtype=dtype) for width, dtype in self.columns]
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def _add(self, tokens: list[str], first_row: int) -> None:
+        end = first_row + len(tokens)
+        if end > len(self.tables[0]):  # grow by doubling: appending stays amortised O(1) per token
+            size = max(end, 2 * len(self.tables[0]))
+            self.tables = [torch.cat([t, t.new_zeros(size - len(t), t.shape[1])]) for t in self.tables]
+        codes = [self.code(tok) for tok in tokens]
+        for i, table in enumerate(self.tables):
+            table[first_row:end] = torch.tensor([c[i] for c in codes], dtype=table.dtype).view(len(tokens), -1)
+
+    def index(self, batch: list[list[str]]) -> Tensor:
+        """(B, T) long: each token's row, 0 at padding (T = longest sequence, at least 1)."""
+        if not self.cache_size or len(self.rows) >= self.cache_size:
+            self.clear()
+        rows = self.rows
+        first_new = len(rows) + 1
+        new: list[str] = []
+        t = max([len(s) for s in batch] + [1])
+        flat: list[int] = []
+        for seq in batch:
+            for tok in seq:
+                row = rows.get(tok)
+                if row is None:
+                    row = rows[tok] = first_new + len(new)
+                    new.append(tok)
+                flat.append(row)
+            flat.extend([0] * (t - len(seq)))
+        if new:
+            self._add(new, first_new)
+        return torch.tensor(flat, dtype=torch.long).view(len(batch), t)
