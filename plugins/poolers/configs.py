@@ -1,6 +1,8 @@
 """Configs of the built-in poolers (torch-free)."""
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field, model_validator
 
 from zoo_core.config import ModuleConfig
@@ -21,3 +23,38 @@ class SeedAttentionConfig(ModuleConfig):
         if self.dim % self.heads:
             raise ValueError(f"heads={self.heads} must divide dim={self.dim}")
         return self
+
+
+class MaxConfig(ModuleConfig):
+    pass
+
+
+class LastConfig(ModuleConfig):
+    pass
+
+
+class LatentAttentionConfig(ModuleConfig):
+    num_latents: int = Field(4, gt=0, description="learned latent queries L; each summarises its own aspect of "
+                                                  "the set")
+    heads: int = Field(1, gt=0, description="attention heads of the cross-attention (must divide dim)")
+    reduce: Literal["flatten", "mean"] = Field("flatten", description="flatten the L latents (out_dim = L*dim) "
+                                                                      "or average them (out_dim = dim)")
+    scoring: Literal["dot", "cosine"] = Field("dot", description="scaled dot product (Perceiver) or "
+                                                                 "scale * cosine (Tales From The Attention World)")
+    scale: float = Field(10.0, gt=0, description="constant multiplying cosine scores (scoring=cosine)")
+    mlp_ratio: int = Field(1, ge=0, description="hidden width of the residual MLP after the cross-attention, "
+                                                "in multiples of dim (0: no MLP)")
+
+    @model_validator(mode="after")
+    def _heads_divide_dim(self):
+        if self.dim % self.heads:
+            raise ValueError(f"heads={self.heads} must divide dim={self.dim}")
+        return self
+
+
+class PrototypeAttentionConfig(ModuleConfig):
+    scale: float = Field(10.0, gt=0, description="constant that stretches cosine scores from [-1, 1] to "
+                                                 "[-scale, scale] before the softmax")
+    query: Literal["learned", "mean"] = Field(
+        "learned", description="pooler mode: the query is a learned vector, or the masked mean of the tokens "
+                               "(a centre conditioned on the sequence itself)")
