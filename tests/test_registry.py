@@ -1,0 +1,157 @@
+"""Discovery of third-party distributions through the ``zoo`` entry-point group, installed
+for real with pip into a temporary folder: new components, name clashes, broken plugins."""
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from helpers import run_zoo
+
+SHIFT_PLUGIN = '''
+"""A third-party plugin: a token-shift mixer (each token mixed with its left neighbour, as in
+RWKV's token shift) and a pooler whose name clashes with zoo's own ``mean``."""
+from pydantic import Field
+from zoo_core import hookimpl
+from zoo_core.config import ModuleConfig
+
+
+class ShiftConfig(ModuleConfig):
+    mix: float = Field(0.5, ge=0, le=1, description="share of the left neighbour")
+
+
+class MeanConfig(ModuleConfig):
+    pass
+
+
+@hookimpl
+def zoo_register_components(register):
+    register("mixer", "shift", factory="zoo_shift.impl:ShiftMixer", config=ShiftConfig,
+             summary="token shift: x_t + mix * (x_(t-1) - x_t)", post="-", paper="Peng et al., RWKV (2023)")
+    register("pool", "mean", factory="zoo_shift.impl:SumPooler", config=MeanConfig, summary="a clashing name")
+'''
+
+SHIFT_IMPL = '''
+import torch
+from zoo_core.interfaces import Mixer, Pooler
+
+
+class ShiftMixer(Mixer):
+    def __init__(self, cfg):
+        super().__init__()
+        self.dim, self.mix = cfg.dim, cfg.mix
+        self.proj = torch.nn.Linear(cfg.dim, cfg.dim)
+
+    def forward(self, x, mask):
+        x = x * mask.unsqueeze(-1)
+        prev = torch.nn.functional.pad(x, (0, 0, 1, 0))[:, :-1]
+        return self.proj(x + self.mix * (prev - x))
+
+
+class SumPooler(Pooler):
+    def __init__(self, cfg):
+        super().__init__()
+        self.dim = cfg.dim
+
+    def forward(self, x, mask):
+        return (x * mask.unsqueeze(-1)).sum(1), None
+'''
+
+
+def make_dist(root: Path, name: str, module: str, files: dict[str, str], version="1.2.0") -> Path:
+    src = root / name
+    (src / module).mkdir(parents=True)
+    for fname, text in files.items():
+        (src / module / fname).write_text(textwrap.dedent(text))
+    (src / "pyproject.toml").write_text(textwrap.dedent(f'''
+        [build-system]
+        requires = ["setuptools>=64"]
+        build-backend = "setuptools.build_meta"
+        [project]
+        name = "{name}"
+        version = "{version}"
+        [project.entry-points.zoo]
+        {module} = "{module}"
+        [tool.setuptools]
+        packages = ["{module}"]
+    '''))
+    return src
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory):
+    """A folder with two real third-party distributions installed by pip: a working one and
+    one that fails to import."""
+    root = tmp_path_factory.mktemp("dists")
+    target = root / "site"
+    good = make_dist(root, "zoo-shift", "zoo_shift", {"__init__.py": SHIFT_PLUGIN, "impl.py": SHIFT_IMPL})
+    bad = make_dist(root, "zoo-broken", "zoo_broken", {"__init__.py": "raise ImportError('needs libfoo 3')\n"}, "0.1")
+    for src in (good, bad):
+        subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation",
+                        "--target", str(target), str(src)], check=True, capture_output=True)
+    return target
+
+
+def zoo_with(site, *args, **env):
+    return run_zoo(*args, env={"PYTHONPATH": str(site), **env})
+
+
+def test_third_party_component_is_listed_and_builds(site):
+    r = zoo_with(site, "list", "mixer:*")
+    assert r.returncode == 0, r.stderr
+    assert "shift" in r.stdout and "zoo-shift==1.2.0" in r.stdout
+    r = zoo_with(site, "build", "mixer=shift", "mixer.mix=0.25", "pool=zoo-nlp:mean")
+    assert r.returncode == 0, r.stderr
+    assert "zoo-shift==1.2.0" in r.stdout
+
+
+def test_duplicate_name_is_ambiguous_and_qualified_names_resolve(site):
+    r = zoo_with(site, "build", "pool=mean")
+    assert r.returncode == 2
+    assert "'mean' is provided by 2 distributions; pick one with a qualified name: zoo-nlp:mean, zoo-shift:mean" in r.stderr
+    r = zoo_with(site, "build", "pool=zoo-shift:mean")
+    assert r.returncode == 0, r.stderr
+    r = zoo_with(site, "list", "pool:*")
+    assert "zoo-shift:mean" in r.stdout and "zoo-nlp:mean" in r.stdout
+
+
+def test_broken_plugin_is_reported_once_and_the_rest_works(site):
+    r = zoo_with(site, "list")
+    assert r.returncode == 0
+    warnings = [l for l in r.stderr.splitlines() if "zoo-broken" in l]
+    assert len(warnings) == 1, r.stderr
+    assert "needs libfoo 3" in warnings[0] and warnings[0].startswith("warning: ")
+    r = zoo_with(site, "plugins")
+    assert "zoo-broken" in r.stdout and "needs libfoo 3" in r.stdout
+
+
+def test_autoload_kill_switch_loads_only_builtins(site):
+    r = zoo_with(site, "list", "mixer:*", ZOO_DISABLE_PLUGIN_AUTOLOAD="1")
+    assert r.returncode == 0
+    assert "shift" not in r.stdout and "lambda" in r.stdout
+    assert "zoo-broken" not in r.stderr
+
+
+def test_model_with_third_party_component_records_and_requires_it(site, tmp_path):
+    r = zoo_with(site, "build", "mixer=shift", "pool=zoo-nlp:mean", "--out", tmp_path / "m")
+    assert r.returncode == 0, r.stderr
+    import json
+
+    config = json.loads((tmp_path / "m" / "config.json").read_text())
+    assert "zoo-shift==1.2.0" in config["requirements"]
+    assert "zoo_shift" not in json.dumps(config)  # no import paths in a checkpoint
+    # where the plugin is missing, loading says exactly what to install
+    code = "import zoo_core, sys\ntry:\n    zoo_core.load(sys.argv[1])\nexcept zoo_core.ZooError as e:\n    print(e)"
+    r = subprocess.run([sys.executable, "-c", code, str(tmp_path / "m")], capture_output=True, text=True)
+    assert "run: pip install 'zoo-shift>=1.2.0'" in r.stdout
+
+
+def test_builtin_registry_is_plugin_based_and_core_imports_no_plugin():
+    import zoo_core
+
+    reg = zoo_core.get_registry()
+    assert {p.entry_point for p in reg.plugins if p.dist == "zoo-nlp"} >= {"builtin_mixers", "builtin_embedders"}
+    core = Path(zoo_core.__file__).parent
+    for path in core.glob("*.py"):
+        assert "zoo_plugins" not in path.read_text(), f"{path.name} imports a built-in plugin"

@@ -1,0 +1,52 @@
+"""The override grammar and recipes."""
+import pytest
+
+from zoo_core import ZooError
+from zoo_core.spec import compose, load_recipes, parse_value
+
+
+@pytest.mark.parametrize("text,value", [("4", 4), ("0.1", 0.1), ("1e-3", 1e-3), ("true", True), ("False", False),
+                                        ("null", None), ("[a,b]", ["a", "b"]), ("[]", []), ("'4'", "4"),
+                                        ("lambda", "lambda"), ("[1,[2,3]]", [1, [2, 3]])])
+def test_values_parse_like_hydra(text, value):
+    assert parse_value(text) == value
+
+
+def test_default_recipe_is_the_posts_classifier():
+    run = compose([])
+    m = run.model
+    assert (m.embed.name, [x.name for x in m.mixer], m.pool.name, m.loss.name, m.optim.name) == \
+        ("hash", ["lambda"], "seed_attention", "cross_entropy", "smorms3")
+    assert "default" in load_recipes()
+
+
+def test_dim_reaches_every_component_and_stacks_take_per_layer_fields():
+    run = compose(["dim=32", "mixer=[lambda,lambda]", "mixer.heads=2", "mixer.1.dim_k=8"])
+    m = run.model
+    assert {m.embed.config["dim"], m.pool.config["dim"]} == {32}
+    assert [x.config["heads"] for x in m.mixer] == [2, 2]
+    assert [x.config["dim_k"] for x in m.mixer] == [16, 8]
+
+
+def test_component_dim_must_agree_with_model_dim():
+    with pytest.raises(ZooError, match="set dim=32 at the top level"):
+        compose(["mixer.dim=32"])
+
+
+def test_replacing_a_component_drops_the_recipes_fields_for_it():
+    # the default recipe has no embed fields, but a replaced mixer must not inherit lambda's
+    run = compose(["mixer=identity"])
+    assert run.model.mixer[0].name == "identity"
+
+
+def test_mixer_index_out_of_range():
+    with pytest.raises(ZooError, match=r"mixer.3: the mixer stack has 1 layer"):
+        compose(["mixer.3.heads=2"])
+
+
+def test_sections_and_data_options():
+    run = compose(["train.epochs=2", "data=x.tsv", "tokenizer.unit=chars", "seed=7"])
+    assert run.train.epochs == 2 and run.data.source == "x.tsv" and run.tokenizer.unit == "chars" and run.seed == 7
+    assert run.data.options == {}  # the recipe's dataset options do not follow a user's own file
+    with pytest.raises(ZooError, match="train.epoch: unknown field for train; did you mean 'epochs'"):
+        compose(["train.epoch=2"])
