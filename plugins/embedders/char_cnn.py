@@ -60,7 +60,7 @@ class CharCNNEmbedder(Embedder):
         self.cfg, self.dim = cfg, cfg.dim
         self.coder = chars.CharCoder(cfg.char_table, cfg.char_buckets, cfg.max_chars, markers=True,
                                      cache_size=cfg.cache_size)
-        self.char_embed = nn.Embedding(chars.num_rows(cfg.char_table, cfg.char_buckets), cfg.char_dim,
+        self.char_embed = nn.Embedding(chars.num_char_rows(cfg.char_table, cfg.char_buckets), cfg.char_dim,
                                        padding_idx=chars.PAD)
         self.widths = list(cfg.widths)
         self.convs = nn.ModuleList(

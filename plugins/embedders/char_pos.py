@@ -53,7 +53,7 @@ class CharPosEmbedder(Embedder):
         self.cfg, self.dim = cfg, cfg.dim
         self.coder = chars.CharCoder(cfg.char_table, cfg.char_buckets, cfg.max_chars, markers=False,
                                      cache_size=cfg.cache_size)
-        self.char_embed = nn.Embedding(chars.num_rows(cfg.char_table, cfg.char_buckets), cfg.dim,
+        self.char_embed = nn.Embedding(chars.num_char_rows(cfg.char_table, cfg.char_buckets), cfg.dim,
                                        padding_idx=chars.PAD)
         # Var(v) = n * std^2 * E[P^2] = n * std^2 / 2: an 8-character word starts near unit variance
         nn.init.normal_(self.char_embed.weight, std=0.5)

@@ -9,44 +9,19 @@ every character of every script works:
   Greek, Cyrillic, Armenian, Hebrew and Arabic);
 - every other code point (CJK, emoji, rare scripts) shares one of ``char_buckets`` rows
   picked by a keyed blake2b hash of its UTF-8 bytes: stable across processes, machines and
-  Python versions (Python's ``hash()`` is salted per process and is never used).
+  Python versions (Python's ``hash()`` is salted per process and is never used). The
+  torch-free functions are in ``codes.py``.
 
 Tokens longer than ``max_chars`` keep their first and last ``max_chars // 2`` characters
 (prefixes and suffixes carry most of a word's form); any length is accepted.
 """
 from __future__ import annotations
 
-import functools
-import hashlib
-
 import torch
 from torch import Tensor
 
 from .cache import TokenCache
-
-PAD, BOW, EOW = 0, 1, 2
-FIRST_CHAR_ROW = 3
-
-
-def num_rows(char_table: int, char_buckets: int) -> int:
-    """Rows of a character table: padding, two word markers, direct code points, hashed buckets."""
-    return FIRST_CHAR_ROW + char_table + char_buckets
-
-
-@functools.lru_cache(maxsize=65536)
-def char_row(ch: str, char_table: int, char_buckets: int) -> int:
-    cp = ord(ch)
-    if cp < char_table:
-        return FIRST_CHAR_ROW + cp
-    digest = hashlib.blake2b(ch.encode("utf-8", "surrogatepass"), digest_size=8, person=b"zoo-char").digest()
-    return FIRST_CHAR_ROW + char_table + int.from_bytes(digest, "little") % char_buckets
-
-
-def clip(token: str, max_chars: int) -> str:
-    if len(token) <= max_chars:
-        return token
-    head = max_chars // 2
-    return token[:head] + token[len(token) - (max_chars - head):]
+from .codes import BOW, EOW, FIRST_CHAR_ROW, PAD, char_row, clip, num_char_rows  # noqa: F401 (used by callers)
 
 
 class CharCoder:

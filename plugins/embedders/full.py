@@ -39,7 +39,7 @@ from torch import Tensor, nn
 from zoo_core.interfaces import Embedder
 
 from .configs import FullConfig
-from .hash import token_bits
+from .codes import token_bits
 
 PAD_ROW, UNK_ROW, FIRST_WORD_ROW = 0, 1, 2
 STATE_FORMAT = 1

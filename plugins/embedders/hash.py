@@ -25,8 +25,6 @@ Shape contract: encode(list of B token lists) -> {"bits": (B, T, k) long,
 """
 from __future__ import annotations
 
-import hashlib
-
 import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
@@ -34,26 +32,8 @@ from torch.nn import functional as F
 from zoo_core.interfaces import Embedder
 
 from .cache import TokenCache
+from .codes import token_bits
 from .configs import HashConfig
-
-
-def token_bits(token: str, num_bits: int, num_hashes: int, seed: int = 0) -> tuple[int, ...]:
-    """The ``num_hashes`` bit positions of ``token`` (stable across processes and machines).
-
-    Each hash function is one 32-bit word of a keyed blake2b digest of the UTF-8 bytes; one
-    digest holds 16 words, so more hash functions read further digests whose personalisation
-    carries the block number (the first block is the same for every ``num_hashes``)."""
-    data = token.encode("utf-8", "surrogatepass")
-    salt = seed.to_bytes(8, "little")
-    out: list[int] = []
-    block = 0
-    while len(out) < num_hashes:
-        words = min(16, num_hashes - len(out))
-        person = b"zoo-hash" if block == 0 else b"zoo-hash" + block.to_bytes(8, "little")
-        digest = hashlib.blake2b(data, digest_size=4 * words, salt=salt, person=person).digest()
-        out.extend(int.from_bytes(digest[4 * i: 4 * i + 4], "little") % num_bits for i in range(words))
-        block += 1
-    return tuple(out)
 
 
 class HashEmbedder(Embedder):
