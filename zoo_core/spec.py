@@ -40,6 +40,7 @@ class TokenizerConfig(Strict):
         "words", description="words (split on whitespace), chars, or char_ngrams (fastText-style, with < > boundaries)")
     ngram_min: int = Field(1, ge=1, description="shortest character n-gram (unit=char_ngrams)")
     ngram_max: int = Field(4, ge=1, description="longest character n-gram (unit=char_ngrams)")
+    word_token: bool = Field(True, description="unit=char_ngrams: also emit the whole marked word <word> as a token")
     lowercase: bool = Field(True, description="lower-case text before tokenizing")
     max_tokens: int = Field(256, gt=0, description="truncate longer token sequences")
 
@@ -65,6 +66,15 @@ class DataConfig(Strict):
     options: dict[str, Any] = Field(default_factory=dict, description="options of a registered dataset (data.options.X=...)")
 
 
+class ComponentSource(Strict):
+    """Where a pretrained component came from: a Hub repository pinned to a commit."""
+
+    repo: str = Field(description="ORG/NAME on the Hub")
+    revision: str = Field(description="the branch, tag or sha that was asked for")
+    sha: str = Field(description="the commit it resolved to; the weights are always read from this commit")
+    component: str = Field(description="the part of the source model: embed, pool, mixer.1, ...")
+
+
 class ComponentSpec(Strict):
     """One resolved component: what was asked for, who provides it, and its validated config."""
 
@@ -73,6 +83,7 @@ class ComponentSpec(Strict):
     dist: str
     version: str
     config: dict[str, Any]
+    source: ComponentSource | None = None  # pretrained weights (kind=hf:ORG/NAME), see zoo_core.hub
 
 
 class ModelSpec(Strict):
@@ -199,6 +210,10 @@ def _unknown_field_problems(prefix: str, label: str, fields: dict, config_cls) -
 
 def resolve_component(kind: str, name: str, fields: dict, dim: int, registry: Registry,
                       prefix: str) -> tuple[ComponentSpec | None, list[str]]:
+    if name.startswith("hf:"):
+        from .hub import resolve_component as resolve_pretrained
+
+        return resolve_pretrained(kind, name, fields, dim, registry, prefix)
     try:
         comp = registry.resolve(kind, name)
     except ZooError as e:

@@ -3,7 +3,8 @@
 - ``words``: whitespace-separated words.
 - ``chars``: the characters of the text (spaces included).
 - ``char_ngrams``: fastText-style character n-grams of each word with ``<`` and ``>``
-  boundary marks, ``ngram_min..ngram_max`` long, plus the whole marked word.
+  boundary marks, ``ngram_min..ngram_max`` long, plus the whole marked word unless
+  ``word_token=false`` (a whole-word token can only be memorised, never shared by unseen words).
 """
 from __future__ import annotations
 
@@ -26,7 +27,8 @@ class Tokenizer:
             tokens = []
             for word in text.split():
                 marked = f"<{word}>"
-                tokens.append(marked)
+                if cfg.word_token:
+                    tokens.append(marked)
                 for n in range(cfg.ngram_min, cfg.ngram_max + 1):
                     tokens.extend(marked[i: i + n] for i in range(len(marked) - n + 1) if marked[i: i + n] != marked)
         tokens = tokens[: cfg.max_tokens]
