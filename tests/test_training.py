@@ -161,3 +161,36 @@ def test_predict_args_stdin_json_and_explain(trained):
 def test_resume_needs_a_run_folder(tmp_path):
     r = run_zoo("train", "--resume", tmp_path)
     assert r.returncode == 2 and "no training_state/state.json there" in r.stderr
+
+
+def test_callbacks_see_gradients_steps_and_epochs(tmp_path):
+    seen = {"grads": 0, "steps": [], "epochs": [], "start": 0, "end": None}
+
+    class Spy:
+        def on_train_start(self, trainer):
+            seen["start"] += 1
+
+        def on_after_backward(self, trainer, step):
+            grads = [p.grad for p in trainer.model.parameters() if p.requires_grad]
+            seen["grads"] += all(g is not None for g in grads)
+
+        def on_step_end(self, trainer, step, loss):
+            seen["steps"].append(step)
+
+        def on_epoch_end(self, trainer, row):
+            seen["epochs"].append(row["epoch"])
+
+        def on_train_end(self, trainer, result):
+            seen["end"] = result.stopped
+
+    run = compose(SMALL + ["train.epochs=2"])
+    result = Trainer(run, tmp_path / "cb", callbacks=[Spy()]).fit()
+    assert seen["start"] == 1 and seen["end"] == "completed" and seen["epochs"] == [1, 2]
+    assert seen["steps"] == list(range(1, result.steps + 1)) and seen["grads"] == result.steps
+
+
+def test_unknown_task_and_metric_are_clear_errors(tmp_path):
+    with pytest.raises(ZooError, match="task=clasification: unknown task; did you mean 'classification'"):
+        Trainer(compose(SMALL + ["task=clasification"]), tmp_path / "x")
+    with pytest.raises(ZooError, match="train.metric=ndcg: not a validation metric of task classification"):
+        Trainer(compose(SMALL + ["train.metric=ndcg", "train.epochs=1"]), tmp_path / "y").fit()

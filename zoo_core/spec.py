@@ -54,7 +54,8 @@ class TrainConfig(Strict):
     schedule: Literal["cosine", "linear", "constant"] = Field("cosine", description="LR decay after warm-up")
     clip: float | None = Field(1.0, gt=0, description="gradient-norm clipping (null: off)")
     patience: int = Field(3, ge=1, description="epochs without validation improvement before early stopping")
-    metric: Literal["accuracy", "macro_f1"] = Field("accuracy", description="validation metric for early stopping and the best checkpoint")
+    metric: str | None = Field(None, description="validation metric for early stopping and the best checkpoint "
+                                                 "(default: the task's primary metric, e.g. accuracy)")
     max_steps: int | None = Field(None, gt=0, description="stop after this many optimizer steps (state saved; --resume continues)")
 
 
@@ -101,6 +102,7 @@ class ModelSpec(Strict):
 
 class RunSpec(Strict):
     recipe: str = DEFAULT_RECIPE
+    task: str = Field("classification", description="what the model learns: classification")
     seed: int = Field(0, description="random seed for weights, data order and splits")
     device: str = Field("auto", description="auto, cpu, cuda or cuda:N")
     threads: int = Field(1, ge=1, description="CPU threads for torch; small models train fastest on 1 "
@@ -112,7 +114,7 @@ class RunSpec(Strict):
 
 
 MODEL_KEYS = ("dim", "dropout", "pos", "max_len", "num_classes")
-RUN_KEYS = ("seed", "device", "threads")
+RUN_KEYS = ("seed", "device", "threads", "task")
 SECTIONS = {"tokenizer": TokenizerConfig, "train": TrainConfig, "data": DataConfig}
 TOP_KEYS = ("recipe",) + COMPONENT_KINDS + MODEL_KEYS + RUN_KEYS + tuple(SECTIONS)
 

@@ -25,9 +25,14 @@ from .data import DatasetSplits, load_splits
 from .errors import ZooError
 from .metrics import classification_report
 from .spec import RunSpec
+from .tasks import get_task
 from .tokenize import Tokenizer
 
 STATE_DIR = "training_state"
+
+# Callbacks are plain objects with any of these methods, each called with the trainer first:
+#   on_train_start(trainer), on_after_backward(trainer, step)  (gradients are present),
+#   on_step_end(trainer, step, loss), on_epoch_end(trainer, row), on_train_end(trainer, result)
 
 
 def resolve_device(name: str) -> torch.device:
@@ -125,8 +130,10 @@ class TrainResult:
 
 class Trainer:
     def __init__(self, run: RunSpec, out_dir: str | Path, *, console=None, progress: bool = True,
-                 max_steps: int | None = None, command: str = ""):
+                 max_steps: int | None = None, command: str = "", callbacks=()):
         self.run, self.out_dir = run, Path(out_dir)
+        self.task = get_task(run.task)
+        self.callbacks = list(callbacks)
         self.console, self.show_progress = console, progress
         self.max_steps = max_steps
         self.command = command
@@ -207,10 +214,11 @@ class Trainer:
             self.console.print(text, highlight=False, markup=False)
 
     def _validate_and_keep_best(self, epoch_done: float) -> dict:
-        report = evaluate_tokens(self.model, self.valid_tokens, self.valid_y, self.labels)
-        metric = self.run.train.metric
-        if metric not in report:
-            raise ZooError(f"train.metric={metric}: not a validation metric; use accuracy or macro_f1")
+        report = self.task.evaluate(self.model, self.valid_tokens, self.valid_y, self.labels)
+        metric = self.run.train.metric or self.task.primary_metric
+        if metric not in report or metric == "loss":
+            raise ZooError(f"train.metric={metric}: not a validation metric of task {self.task.name}; use one of "
+                           f"{', '.join(m for m in self.task.metrics if m != 'loss')}")
         value = report[metric]
         improved = self.state["best"] is None or value > self.state["best"]
         if improved:
@@ -228,6 +236,7 @@ class Trainer:
         self._prepare(splits)
         if resume:
             self.load_state()
+        self._emit("on_train_start")
         self.out_dir.mkdir(parents=True, exist_ok=True)
         t = self.run.train
         budget = t.max_minutes * 60 if t.max_minutes else None
@@ -239,7 +248,7 @@ class Trainer:
         try:
             while self.state["epoch"] < t.epochs:
                 epoch = self.state["epoch"]
-                batches = epoch_batches(self.lengths, t.batch_size, self.run.seed, epoch)
+                batches = self.task.batches(self, epoch)
                 progress = self._progress(epoch, len(batches))
                 seen = correct = 0
                 loss_sum = 0.0
@@ -256,17 +265,19 @@ class Trainer:
                     inputs = {k: v.to(self.device) for k, v in model.encode([self.train_tokens[i] for i in idx]).items()}
                     target = torch.tensor([self.train_y[i] for i in idx], device=self.device)
                     out = model(inputs)
-                    loss = model.loss(out, target)
+                    loss = self.task.loss(model, out, target, idx)
                     if not torch.isfinite(loss):
                         raise ZooError(f"the loss became {loss.item()} at step {self.state['step']}; lower "
                                        f"train.lr (now {sched.get_last_lr()[0]:.2e}) or set train.clip")
                     opt.zero_grad(set_to_none=True)
                     loss.backward()
+                    self._emit("on_after_backward", self.state["step"])
                     if t.clip:
                         grad_norm = float(nn.utils.clip_grad_norm_(model.parameters(), t.clip))
                     opt.step()
                     sched.step()
                     self.state["step"] += 1
+                    self._emit("on_step_end", self.state["step"], loss.item())
                     self.state["batch"] = b + 1
                     seen += len(idx)
                     loss_sum += loss.item() * len(idx)
@@ -290,6 +301,7 @@ class Trainer:
                        "examples_per_s": seen / max(1e-9, time.perf_counter() - t_epoch),
                        "seconds": self.state["seconds"]}
                 self.state["history"].append(row)
+                self._emit("on_epoch_end", row)
                 with open(metrics_path, "a", encoding="utf-8") as f:
                     f.write(json.dumps(row) + "\n")
                 self._log(f"epoch {row['epoch']}/{t.epochs}  train loss {row['train_loss']:.4f} "
@@ -310,7 +322,15 @@ class Trainer:
                 save_model(self.model, self.out_dir, labels=self.labels,
                            extra={"training": {"best_epoch": self.state["epoch"], "command": self.command}})
             self.save_state()
-        return self._finish(stopped)
+        result = self._finish(stopped)
+        self._emit("on_train_end", result)
+        return result
+
+    def _emit(self, event: str, *args) -> None:
+        for cb in self.callbacks:
+            fn = getattr(cb, event, None)
+            if fn is not None:
+                fn(self, *args)
 
     def _progress(self, epoch: int, n_batches: int):
         if not self.show_progress or self.console is None:
@@ -339,7 +359,7 @@ class Trainer:
         if self.splits.test is not None and len(self.splits.test):
             tokens = self.tokenizer.batch(self.splits.test.texts)
             index = {l: i for i, l in enumerate(self.labels)}
-            result.test = evaluate_tokens(best, tokens, [index[l] for l in self.splits.test.labels], self.labels)
+            result.test = self.task.evaluate(best, tokens, [index[l] for l in self.splits.test.labels], self.labels)
         from .card import write_card
 
         write_card(self.out_dir, best, splits=self.splits, result=result, device=str(self.device),
