@@ -207,7 +207,7 @@ def test_linear_attention_equals_the_quadratic_form_of_its_kernel(causal):
     mask = lengths_mask([t, 90])
     x = torch.randn(b, t, D, dtype=torch.float64)
     mixer.double()
-    q, k, v = mixer.qkv(x).view(b, t, 3, h, d).permute(2, 0, 3, 1, 4)
+    q, k, v = (proj(x).view(b, t, h, d).transpose(1, 2) for proj in (mixer.to_q, mixer.to_k, mixer.to_v))
     phi = lambda z: F.elu(z) + 1  # noqa: E731
     sim = phi(q) @ phi(k).transpose(-1, -2)  # (B, H, T, T): the kernel for every pair
     allowed = mask[:, None, None, :] & (torch.ones(t, t, dtype=torch.bool).tril() if causal else True)
@@ -238,13 +238,14 @@ def test_performer_approaches_softmax_attention_as_features_grow(causal):
     mask = lengths_mask([t, 25])
     allowed = mask[:, None, None, :] & (torch.ones(t, t, dtype=torch.bool).tril() if causal else True)
     exact = (q @ k.transpose(-1, -2) / math.sqrt(d)).masked_fill(~allowed, float("-inf")).softmax(-1) @ v
+    real = mask[:, None, :].expand(b, h, t)
     errors = []
     for m in (8, 64, 512, 4096):
         err = 0.0
         for seed in range(4):
             proj = orthogonal_random_features(m, d, torch.Generator().manual_seed(seed)).double()
             approx = favor_attention(q, k, v, proj, mask, causal)
-            err += (approx - exact).pow(2)[mask[:, None, :].expand(b, h, t)].mean().sqrt().item()
+            err += (approx - exact)[real].pow(2).mean().sqrt().item()
         errors.append(err / 4)
     assert all(a > b for a, b in zip(errors, errors[1:])), errors
     # Monte Carlo error ~ 1/sqrt(m): 512x more features, ~22x smaller error if unbiased (a
@@ -257,10 +258,11 @@ def test_performer_mixer_is_softmax_attention_with_many_features():
     mixer = build("performer", heads=2, features=4096)
     b, t, h, d = 2, 12, 2, D // 2
     with torch.no_grad():
-        mixer.qkv.weight.mul_(0.5)
+        mixer.to_q.weight.mul_(0.5)
+        mixer.to_k.weight.mul_(0.5)
     x = torch.randn(b, t, D)
     mask = lengths_mask([t, 7])
-    q, k, v = mixer.qkv(x).view(b, t, 3, h, d).permute(2, 0, 3, 1, 4)
+    q, k, v = (proj(x).view(b, t, h, d).transpose(1, 2) for proj in (mixer.to_q, mixer.to_k, mixer.to_v))
     w = (q @ k.transpose(-1, -2) / math.sqrt(d)).masked_fill(~mask[:, None, None, :], float("-inf")).softmax(-1)
     exact = mixer.out((w @ v).transpose(1, 2).reshape(b, t, D))
     with torch.no_grad():
@@ -460,17 +462,25 @@ def test_causal_conv_is_the_posts_pad_and_crop_convolution():
         torch.testing.assert_close(mixer(x, torch.ones(2, 10, dtype=torch.bool)), cropped.transpose(1, 2))
 
 
+@pytest.mark.parametrize("block", [256, 4], ids=["one-block", "blocks-of-4"])
 @pytest.mark.parametrize("t", [1, 2, 7, 64, 129])
-def test_linear_scan_equals_the_sequential_recurrence(t):
-    from zoo_plugins.mixers.qrnn import linear_scan
+def test_linear_scan_and_its_gradient_equal_the_sequential_recurrence(t, block, monkeypatch):
+    from zoo_plugins.mixers import qrnn
 
-    a = torch.rand(3, t, 5, dtype=torch.float64)
-    b = torch.randn(3, t, 5, dtype=torch.float64)
+    monkeypatch.setattr(qrnn, "SCAN_BLOCK", block)
+    a = torch.rand(3, t, 5, dtype=torch.float64, requires_grad=True)
+    b = torch.randn(3, t, 5, dtype=torch.float64, requires_grad=True)
     c, expected = torch.zeros(3, 5, dtype=torch.float64), []
     for i in range(t):
         c = a[:, i] * c + b[:, i]
         expected.append(c)
-    torch.testing.assert_close(linear_scan(a, b), torch.stack(expected, 1))
+    expected = torch.stack(expected, 1)
+    got = qrnn.linear_scan(a, b)
+    torch.testing.assert_close(got, expected)
+    weights = torch.randn_like(expected)
+    grads = torch.autograd.grad((got * weights).sum(), (a, b))
+    want = torch.autograd.grad((expected * weights).sum(), (a, b))
+    torch.testing.assert_close(grads, want)
 
 
 def test_qrnn_is_fo_pooling_over_masked_conv_gates():

@@ -1,12 +1,14 @@
 """Helpers shared by several mixers (not a component).
 
-- ``MaxLenError`` and ``check_max_len``: the error fixed-length mixers raise.
+- ``MaxLenError`` and ``check_max_len``: the error fixed-length mixers raise;
+  ``token_matmul``: a (R, T) matrix applied along the tokens as one GEMM.
 - ``compact``/``restore``: move each sequence's real tokens to the front (stable), for
   methods that must see only the real tokens as one contiguous sequence (FNet's FFT, packed
   RNNs). Right-padded batches, the usual case, take the no-copy path.
 - ``linear_attention``: kernel attention Σ_s (q·k_s) v_s / Σ_s q·k_s in linear time.
 - ``causal_linear_attention``: prefix-sum (causal) kernel attention computed in chunks,
-  exact, without materialising a (T, k, v) state per position.
+  exact, without materialising a (T, k, v) state per position; ``causal_multi_query``
+  is the same for queries with several heads sharing one key/value sequence (lambda).
 """
 from __future__ import annotations
 
@@ -24,6 +26,17 @@ def check_max_len(name: str, length: int, max_len: int) -> None:
     if length > max_len:
         raise MaxLenError(f"mixer {name}: sequence of {length} tokens exceeds max_len={max_len}; "
                           f"set mixer.max_len={length} (or truncate the input, e.g. tokenizer.max_tokens={max_len})")
+
+
+def token_matmul(weight: Tensor, x: Tensor) -> Tensor:
+    """weight (R, T) applied along the tokens of x (B, T, C) -> (B, R, C), as one GEMM.
+
+    ``weight @ x`` would broadcast the weight to (B, R, T) and run B small products;
+    folding the batch into the columns, (R, T) @ (T, B·C), is one large product.
+    """
+    b, t, c = x.shape
+    out = weight @ x.transpose(0, 1).reshape(t, b * c)
+    return out.view(-1, b, c).transpose(0, 1)
 
 
 def is_right_padded(mask: Tensor, lengths: Tensor) -> bool:
@@ -51,7 +64,7 @@ def restore(y: Tensor, order: Tensor | None) -> Tensor:
 
 def linear_attention(q: Tensor, k: Tensor, v: Tensor, eps: float = 1e-6) -> Tensor:
     """y_t = Σ_s (q_t·k_s) v_s / Σ_s q_t·k_s over all s: kernel attention on non-negative
-    features q (B, H, T, F), k (B, H, T, F) and values v (B, H, T, E), in O(T F E)."""
+    features q, k (B, H, T, F) and values v (B, H, T, E), in O(T F E)."""
     kv = k.transpose(-1, -2) @ v  # (B, H, F, E): Σ_s k_s v_sᵀ
     z = k.sum(2).unsqueeze(-1)  # (B, H, F, 1): Σ_s k_s
     return (q @ kv) / (q @ z).clamp_min(eps)
@@ -89,6 +102,29 @@ def causal_linear_attention(q: Tensor, k: Tensor, v: Tensor, normalize: bool = T
         denom = scores.sum(-1, keepdim=True) + qc @ kstate
         out = out / denom.clamp_min(eps)
     return out.reshape(b, h, n * c, e)[:, :, :t]
+
+
+def causal_multi_query(q: Tensor, k: Tensor, v: Tensor, chunk: int = 64) -> Tensor:
+    """y_{t,g} = Σ_{s<=t} (q_{t,g}·k_s) v_s for q (B, T, G, F), k (B, T, F), v (B, T, E) -> (B, T, G, E).
+
+    The G query heads of a position share its keys and values, so the heads are folded into
+    the rows of each chunk ((C·G) x C scores) instead of broadcasting keys to every head.
+    """
+    b, t, g, f = q.shape
+    e = v.shape[-1]
+    c = min(chunk, t)
+    pad = (-t) % c
+    if pad:
+        q = torch.nn.functional.pad(q, (0, 0, 0, 0, 0, pad))
+        k, v = (torch.nn.functional.pad(z, (0, 0, 0, pad)) for z in (k, v))
+    n = (t + pad) // c
+    qc = q.reshape(b, n, c * g, f)  # rows ordered (position, head)
+    kc, vc = k.reshape(b, n, c, f), v.reshape(b, n, c, e)
+    rows_see = torch.ones(c, c, dtype=torch.bool, device=q.device).tril().repeat_interleave(g, dim=0)
+    scores = (qc @ kc.transpose(-1, -2)).masked_fill(~rows_see, 0.0)  # (B, n, C·G, C)
+    state = _exclusive_cumsum(kc.transpose(-1, -2) @ vc, 1)  # (B, n, F, E) before each chunk
+    out = scores @ vc + qc @ state
+    return out.reshape(b, n * c, g, e)[:, :t]
 
 
 def _exclusive_cumsum(z: Tensor, dim: int) -> Tensor:

@@ -26,7 +26,7 @@ from torch.nn import functional as F
 
 from zoo_core.interfaces import Mixer
 
-from ._common import check_max_len
+from ._common import check_max_len, token_matmul
 from .configs import GMLPConfig
 
 
@@ -49,5 +49,5 @@ class GMLPMixer(Mixer):
         z = F.gelu(self.up(self.norm(x)))
         z1, z2 = z.chunk(2, dim=-1)
         z2 = self.gate_norm(z2) * mask.unsqueeze(-1).to(z2.dtype)
-        gate = self.spatial_weight[:t, :t] @ z2 + self.spatial_bias[:t, None]  # (B, T, d_ffn/2)
+        gate = token_matmul(self.spatial_weight[:t, :t], z2) + self.spatial_bias[:t, None]  # (B, T, d_ffn/2)
         return self.down(z1 * gate)

@@ -32,7 +32,7 @@ from torch.nn import functional as F
 
 from zoo_core.interfaces import Mixer
 
-from ._common import causal_linear_attention
+from ._common import causal_multi_query
 from .configs import LambdaConfig
 
 
@@ -72,9 +72,7 @@ class LambdaMixer(Mixer):
             # normaliser moves onto the query, leaving an unnormalised causal linear attention
             # whose keys and values are shared by the heads.
             z = weights.cumsum(1).clamp_min(1e-12)  # (B, n, k)
-            qn = (q / z.unsqueeze(2)).transpose(1, 2)  # (B, h, n, k)
-            y = causal_linear_attention(qn, weights.unsqueeze(1), v.unsqueeze(1), normalize=False)
-            y = y.transpose(1, 2)  # (B, n, h, v)
+            y = causal_multi_query(q / z.unsqueeze(2), weights, v)  # (B, n, h, v)
         else:
             if self.cfg.normalize == "kernel":
                 weights = weights / weights.sum(1, keepdim=True).clamp_min(1e-12)

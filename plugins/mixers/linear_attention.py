@@ -36,16 +36,17 @@ class LinearAttentionMixer(Mixer):
         super().__init__()
         self.cfg, self.dim = cfg, cfg.dim
         self.h, self.d = cfg.heads, cfg.dim // cfg.heads
-        self.qkv = nn.Linear(cfg.dim, 3 * cfg.dim)
+        self.to_q = nn.Linear(cfg.dim, cfg.dim)
+        self.to_k = nn.Linear(cfg.dim, cfg.dim)
+        self.to_v = nn.Linear(cfg.dim, cfg.dim)
         self.out = nn.Linear(cfg.dim, cfg.dim)
 
     def forward(self, x: Tensor, mask: Tensor) -> Tensor:
         b, t, _ = x.shape
-        q, k, v = self.qkv(x).view(b, t, 3, self.h, self.d).permute(2, 0, 3, 1, 4).unbind(0)  # (B, H, T, d)
-        q = elu_feature_map(q)
-        k = elu_feature_map(k).masked_fill(~mask[:, None, :, None], 0.0)
-        if self.cfg.causal:
-            y = causal_linear_attention(q, k, v)
-        else:
-            y = linear_attention(q, k, v)
+        # φ on contiguous (B, T, dim) tensors: elu's backward is several times slower on permuted views
+        q = elu_feature_map(self.to_q(x))
+        k = elu_feature_map(self.to_k(x)).masked_fill(~mask.unsqueeze(-1), 0.0)
+        v = self.to_v(x)
+        q, k, v = (z.view(b, t, self.h, self.d).transpose(1, 2) for z in (q, k, v))  # (B, H, T, d)
+        y = causal_linear_attention(q, k, v) if self.cfg.causal else linear_attention(q, k, v)
         return self.out(y.transpose(1, 2).reshape(b, t, self.dim))

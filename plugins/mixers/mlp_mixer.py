@@ -29,7 +29,7 @@ from torch.nn import functional as F
 
 from zoo_core.interfaces import Mixer
 
-from ._common import check_max_len
+from ._common import check_max_len, token_matmul
 from .configs import MLPMixerConfig
 
 
@@ -48,5 +48,5 @@ class MLPMixerMixer(Mixer):
         t = x.shape[1]
         check_max_len("mlp_mixer", t, self.max_len)
         u = self.norm(x) * mask.unsqueeze(-1).to(x.dtype)  # (B, T, D)
-        hidden = F.gelu(self.w1[:, :t] @ u + self.b1[:, None])  # (B, D_S, D)
-        return self.w2[:t] @ hidden + self.b2[:t, None]
+        hidden = F.gelu(token_matmul(self.w1[:, :t], u) + self.b1[:, None])  # (B, D_S, D)
+        return token_matmul(self.w2[:t], hidden) + self.b2[:t, None]

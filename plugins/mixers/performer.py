@@ -48,24 +48,23 @@ def orthogonal_random_features(m: int, d: int, generator: torch.Generator | None
 
 
 def positive_features(x: Tensor, projection: Tensor, is_query: bool, valid: Tensor | None = None) -> Tensor:
-    """φ(x) for x (B, H, T, d) already scaled by d^(-1/4); zero where ``valid`` (B, 1, T, 1) is False."""
-    wx = x @ projection.t()  # (B, H, T, m)
-    norm = x.pow(2).sum(-1, keepdim=True) / 2
-    exponent = wx - norm
+    """φ(x) for x (B, H, T, d), already scaled by d^(-1/4) -> (B, H, T, m); rows where
+    ``valid`` (B, T) is False (padding) get φ = 0."""
+    exponent = x @ projection.t() - x.pow(2).sum(-1, keepdim=True) / 2  # ωᵀx - |x|²/2
     if valid is not None:
-        exponent = exponent.masked_fill(~valid, float("-inf"))  # exp(-inf) = 0: padded keys vanish
-    dims = (-1,) if is_query else (-2, -1)
+        exponent = exponent.masked_fill(~valid[:, None, :, None], float("-inf"))  # exp(-inf) = 0
+    dims = (-1,) if is_query else (-2, -1)  # per query; per sequence and head over the keys
     shift = exponent.amax(dim=dims, keepdim=True).detach()
     return torch.exp(exponent - shift) / math.sqrt(projection.shape[0])
 
 
 def favor_attention(q: Tensor, k: Tensor, v: Tensor, projection: Tensor, mask: Tensor | None = None,
                     causal: bool = False) -> Tensor:
-    """FAVOR+ estimate of softmax(q kᵀ / √d) v for q, k, v (B, H, T, d); mask (B, T)."""
+    """FAVOR+ estimate of softmax(q kᵀ / √d) v for q, k, v (B, H, T, d); mask (B, T) True
+    at real tokens."""
     scale = q.shape[-1] ** -0.25
-    valid = None if mask is None else mask[:, None, :, None]
     qf = positive_features(q * scale, projection, True)
-    kf = positive_features(k * scale, projection, False, valid)
+    kf = positive_features(k * scale, projection, False, mask)
     return causal_linear_attention(qf, kf, v) if causal else linear_attention(qf, kf, v)
 
 
@@ -75,7 +74,9 @@ class PerformerMixer(Mixer):
         self.cfg, self.dim = cfg, cfg.dim
         self.h, self.d = cfg.heads, cfg.dim // cfg.heads
         self.m = cfg.features or max(1, round(self.d * math.log(self.d)))
-        self.qkv = nn.Linear(cfg.dim, 3 * cfg.dim)
+        self.to_q = nn.Linear(cfg.dim, cfg.dim)
+        self.to_k = nn.Linear(cfg.dim, cfg.dim)
+        self.to_v = nn.Linear(cfg.dim, cfg.dim)
         self.out = nn.Linear(cfg.dim, cfg.dim)
         self.register_buffer("projection", orthogonal_random_features(self.m, self.d))
         self._calls = 0
@@ -90,6 +91,6 @@ class PerformerMixer(Mixer):
                 self.redraw()
             self._calls += 1
         b, t, _ = x.shape
-        q, k, v = self.qkv(x).view(b, t, 3, self.h, self.d).permute(2, 0, 3, 1, 4).unbind(0)  # (B, H, T, d)
-        y = favor_attention(q, k, v, self.projection, mask, self.cfg.causal)
+        q, k, v = (proj(x).view(b, t, self.h, self.d).transpose(1, 2) for proj in (self.to_q, self.to_k, self.to_v))
+        y = favor_attention(q, k, v, self.projection, mask, self.cfg.causal)  # (B, H, T, d)
         return self.out(y.transpose(1, 2).reshape(b, t, self.dim))

@@ -31,8 +31,38 @@ from .causal_conv import masked_conv1d
 from .configs import QRNNConfig
 
 
-def linear_scan(a: Tensor, b: Tensor) -> Tensor:
-    """c_t = a_t c_{t-1} + b_t along dim 1 with c_{-1} = 0, for a, b (B, T, ...).
+SCAN_BLOCK = 256  # time steps per cache-resident block of the scan
+
+
+def _scan(a: Tensor, b: Tensor, reverse: bool = False, block: int | None = None) -> Tensor:
+    """c_t = a_t c_{t-1} + b_t along dim 1 with c_{-1} = 0 (``reverse``: c_t = a_t c_{t+1} + b_t,
+    c_T = 0), in blocks of ``block`` steps.
+
+    Blocks keep each reduction's working set in cache (on long sequences the whole-tensor
+    reduction is memory-bound) and make reversing cheap (block by block); the last state of
+    a block enters the next one through its first step: b'_s = b_s + a_s c_{s-1}. Exact,
+    and still O(T) work.
+    """
+    t, block = a.shape[1], block or SCAN_BLOCK
+    c = torch.empty_like(b)
+    carry = None
+    starts = range(0, t, block)
+    for start in reversed(starts) if reverse else starts:
+        a_blk, b_blk = a[:, start:start + block], b[:, start:start + block]
+        if reverse:
+            a_blk, b_blk = a_blk.flip(1), b_blk.flip(1)
+        elif carry is not None:
+            b_blk = b_blk.clone()
+        if carry is not None:
+            b_blk[:, 0].addcmul_(a_blk[:, 0], carry)
+        c_blk = _scan_block(a_blk, b_blk)
+        carry = c_blk[:, -1]
+        c[:, start:start + block] = c_blk.flip(1) if reverse else c_blk
+    return c
+
+
+def _scan_block(a: Tensor, b: Tensor) -> Tensor:
+    """c_t = a_t c_{t-1} + b_t along dim 1 with c_{-1} = 0 (no autograd bookkeeping needed).
 
     Odd/even reduction: pairing steps (2i, 2i+1) gives a scan of half the length with
     a' = a_{2i+1} a_{2i}, b' = a_{2i+1} b_{2i} + b_{2i+1}, whose result is c at the odd
@@ -40,15 +70,46 @@ def linear_scan(a: Tensor, b: Tensor) -> Tensor:
     """
     t = a.shape[1]
     if t == 1:
-        return b
+        return b.clone()
     a_even, a_odd = a[:, 0::2], a[:, 1::2]
     b_even, b_odd = b[:, 0::2], b[:, 1::2]
     n_odd = a_odd.shape[1]
-    c_odd = linear_scan(a_odd * a_even[:, :n_odd], torch.addcmul(b_odd, a_odd, b_even[:, :n_odd]))
-    # c_{2i} = a_{2i} c_{2i-1} + b_{2i}; c_{-1} = 0
-    c_even = torch.cat([b_even[:, :1], torch.addcmul(b_even[:, 1:], a_even[:, 1:], c_odd[:, : a_even.shape[1] - 1])], 1)
-    out = torch.stack([c_even[:, :n_odd], c_odd], dim=2).flatten(1, 2)
-    return torch.cat([out, c_even[:, n_odd:]], 1) if t % 2 else out
+    c_odd = _scan_block(a_odd * a_even[:, :n_odd], torch.addcmul(b_odd, a_odd, b_even[:, :n_odd]))
+    c = torch.empty_like(b)
+    c[:, 1::2] = c_odd
+    c[:, 0] = b[:, 0]
+    c_even = c[:, 2::2]  # c_{2i} = a_{2i} c_{2i-1} + b_{2i} for i >= 1, written in place
+    torch.addcmul(b_even[:, 1:], a_even[:, 1:], c_odd[:, : c_even.shape[1]], out=c_even)
+    return c
+
+
+class _LinearScan(torch.autograd.Function):
+    """Gradients of the scan are a scan too, run backwards in time:
+    g_t = ∂L/∂c_t + a_{t+1} g_{t+1};  ∂L/∂b_t = g_t;  ∂L/∂a_t = g_t c_{t-1}."""
+
+    @staticmethod
+    def forward(ctx, a: Tensor, b: Tensor) -> Tensor:
+        c = _scan(a, b)
+        ctx.save_for_backward(a, c)
+        return c
+
+    @staticmethod
+    def backward(ctx, grad: Tensor) -> tuple[Tensor, Tensor]:
+        a, c = ctx.saved_tensors
+        a_next = torch.empty_like(a)
+        a_next[:, :-1] = a[:, 1:]
+        a_next[:, -1] = 0
+        g = _scan(a_next, grad.contiguous(), reverse=True)
+        grad_a = torch.empty_like(a)
+        grad_a[:, 0] = 0
+        torch.mul(g[:, 1:], c[:, :-1], out=grad_a[:, 1:])
+        return grad_a, g
+
+
+def linear_scan(a: Tensor, b: Tensor) -> Tensor:
+    """c_t = a_t c_{t-1} + b_t along dim 1 with c_{-1} = 0, for a, b (B, T, ...):
+    O(T) work in log2(T) vectorised steps, with a hand-written (scan) backward."""
+    return _LinearScan.apply(a, b)
 
 
 class QRNNMixer(Mixer):
