@@ -57,6 +57,8 @@ class TrainConfig(Strict):
     metric: str | None = Field(None, description="validation metric for early stopping and the best checkpoint "
                                                  "(default: the task's primary metric, e.g. accuracy)")
     max_steps: int | None = Field(None, gt=0, description="stop after this many optimizer steps (state saved; --resume continues)")
+    grad_flow: bool = Field(False, description="log per-layer mean |grad| (biases excluded) and save a bar chart")
+    plots: bool = Field(True, description="save training curves (loss, accuracy, learning rate, gradient norm) as PNG")
 
 
 class DataConfig(Strict):
@@ -103,6 +105,8 @@ class ModelSpec(Strict):
 class RunSpec(Strict):
     recipe: str = DEFAULT_RECIPE
     task: str = Field("classification", description="what the model learns: classification")
+    logger: Literal["none", "tensorboard"] = Field("none", description="extra metrics logger (tensorboard: runs/.../tb)")
+    compile: bool = Field(False, description="run the model through torch.compile (falls back with a message)")
     seed: int = Field(0, description="random seed for weights, data order and splits")
     device: str = Field("auto", description="auto, cpu, cuda or cuda:N")
     threads: int = Field(1, ge=1, description="CPU threads for torch; small models train fastest on 1 "
@@ -114,7 +118,7 @@ class RunSpec(Strict):
 
 
 MODEL_KEYS = ("dim", "dropout", "pos", "max_len", "num_classes")
-RUN_KEYS = ("seed", "device", "threads", "task")
+RUN_KEYS = ("seed", "device", "threads", "task", "logger", "compile")
 SECTIONS = {"tokenizer": TokenizerConfig, "train": TrainConfig, "data": DataConfig}
 TOP_KEYS = ("recipe",) + COMPONENT_KINDS + MODEL_KEYS + RUN_KEYS + tuple(SECTIONS)
 
