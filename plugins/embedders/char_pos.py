@@ -16,8 +16,9 @@ becomes a row, without a learned vocabulary):
 Positions count from 1, so the first character's sine dimensions are not zeroed by sin(0).
 The post's snippet alternates sin and cos by position (its ``else`` is missing); this uses
 Vaswani's layout, alternating by dimension. ``base`` defaults to 100 instead of 10000
-because words are tens of characters long, not thousands of tokens: with 10000 most sine
-dimensions would stay near 0 for every character. The codes are computed for any length
+because words are tens of characters long, not thousands of tokens: at dim=64 the
+wavelengths run from 6 to 47,000 positions with 10000 (half of them over 600, nearly
+constant along any word) and from 6 to 550 with 100. The codes are computed for any length
 (the post's lookup table stops at the longest training word).
 
 Shape contract: encode(list of B token lists) -> {"chars": (B, T, L) long (0: padding),
