@@ -11,6 +11,10 @@ the median of several runs after a warm-up. Every time is also given as a ratio 
 a standard 4-head attention layer (q/k/v and output projections around
 torch.nn.functional.scaled_dot_product_attention), measured in the same run at every N.
 
+By default glibc malloc is told to keep freed memory for reuse (``--system-malloc`` turns
+that off): in a VM every fresh 32 MiB tensor otherwise costs thousands of page faults,
+which swamp the arithmetic at N=4096 for every method alike.
+
 Peers (the ``bench`` extra: linear-attention-transformer, performer-pytorch, lambda-networks,
 x-transformers) are timed on the same batches; one that cannot be imported is reported and
 skipped. Quadratic methods are skipped at an N where the estimate from the previous N
@@ -32,7 +36,7 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _timing import machine, median_seconds  # noqa: E402
+from _timing import keep_freed_memory, machine, median_seconds  # noqa: E402
 
 B, D, H = 32, 64, 4
 FULL_LENGTHS = (512, 1024, 2048, 4096)
@@ -265,10 +269,17 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--budget", type=float, default=150.0,
                     help="skip a cell whose estimated total time exceeds this many seconds (not SDPA)")
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--system-malloc", action="store_true",
+                    help="leave glibc malloc as it is (by default freed memory is kept for reuse, see "
+                         "_timing.keep_freed_memory: in a VM, page faults on fresh 32 MiB tensors otherwise "
+                         "dominate at N=4096)")
     ap.add_argument("--out", help="also write the tables as markdown to this file")
     args = ap.parse_args(argv)
 
     torch.set_num_threads(args.threads)
+    malloc_note = "glibc malloc left as is" if args.system_malloc else (
+        "glibc malloc told to keep freed memory (mallopt; like jemalloc/tcmalloc)" if keep_freed_memory()
+        else "malloc tuning not available")
     lengths = tuple(int(v) for v in args.lengths.split(",")) if args.lengths else (
         QUICK_LENGTHS if args.quick else FULL_LENGTHS)
     repeats = args.repeats or (2 if args.quick else 5)
@@ -298,7 +309,7 @@ def main(argv: list[str] | None = None) -> int:
     lines = ["# Mixer benchmark", "",
              f"Machine: {info['cpu']}, {info['cores']} cores, torch.set_num_threads({info['threads']}); "
              f"torch {info['torch']}, Python {info['python']}; {info['date']}.",
-             f"Batches (32, N, 64), no padding; median of {repeats} runs after a warm-up. "
+             f"Batches (32, N, 64), no padding; median of {repeats} runs after a warm-up; {malloc_note}. "
              "Times in ms; in brackets the ratio to SDPA (a 4-head attention layer on "
              "torch.nn.functional.scaled_dot_product_attention with q/k/v/output projections) "
              "measured in the same run. Command: `.venv/bin/python benchmarks/mixers.py "

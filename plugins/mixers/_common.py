@@ -70,14 +70,13 @@ def linear_attention(q: Tensor, k: Tensor, v: Tensor, eps: float = 1e-6) -> Tens
     return (q @ kv) / (q @ z).clamp_min(eps)
 
 
-def causal_linear_attention(q: Tensor, k: Tensor, v: Tensor, normalize: bool = True,
-                            chunk: int = 64, eps: float = 1e-6) -> Tensor:
-    """y_t = Σ_{s<=t} (q_t·k_s) v_s  [ / Σ_{s<=t} q_t·k_s  if normalize ].
+def causal_linear_attention(q: Tensor, k: Tensor, v: Tensor, chunk: int = 64, eps: float = 1e-6) -> Tensor:
+    """y_t = Σ_{s<=t} (q_t·k_s) v_s / Σ_{s<=t} q_t·k_s for non-negative features q, k
+    (B, H, T, F) and values v (B, H, T, E).
 
-    q (B, H, T, F), k (B, Hk, T, F), v (B, Hk, T, E) with Hk in {1, H} (broadcast: the
-    lambda layer's keys and values are shared by its query heads). Exact: within a chunk
-    of ``chunk`` positions a masked (C x C) product, across chunks the running sums of
-    k_s v_sᵀ (F x E per chunk, never per position). Cost O(T C (F + E) + T F E).
+    Exact: within a chunk of ``chunk`` positions a masked (C x C) product, across chunks the
+    running sums of k_s v_sᵀ and k_s (one F x E state per chunk, never per position).
+    Cost O(T C (F + E) + T F E).
     """
     b, h, t, f = q.shape
     e = v.shape[-1]
@@ -86,22 +85,14 @@ def causal_linear_attention(q: Tensor, k: Tensor, v: Tensor, normalize: bool = T
     if pad:
         q, k, v = (torch.nn.functional.pad(z, (0, 0, 0, pad)) for z in (q, k, v))
     n = (t + pad) // c
-    qc = q.reshape(b, h, n, c, f)
-    kc = k.reshape(b, k.shape[1], n, c, f)
-    vc = v.reshape(b, v.shape[1], n, c, e)
+    qc, kc, vc = q.reshape(b, h, n, c, f), k.reshape(b, h, n, c, f), v.reshape(b, h, n, c, e)
     tril = torch.ones(c, c, dtype=torch.bool, device=q.device).tril()
     scores = (qc @ kc.transpose(-1, -2)).masked_fill(~tril, 0.0)  # (B, H, n, C, C)
-    out = scores @ vc
-    # state before each chunk: Σ over earlier chunks of k_s v_sᵀ (exclusive prefix sum)
-    kv = kc.transpose(-1, -2) @ vc  # (B, Hk, n, F, E)
-    state = _exclusive_cumsum(kv, 2)
-    out = out + qc @ state
-    if normalize:
-        ksum = kc.sum(3)  # (B, Hk, n, F)
-        kstate = _exclusive_cumsum(ksum, 2).unsqueeze(-1)  # (B, Hk, n, F, 1)
-        denom = scores.sum(-1, keepdim=True) + qc @ kstate
-        out = out / denom.clamp_min(eps)
-    return out.reshape(b, h, n * c, e)[:, :, :t]
+    state = _exclusive_cumsum(kc.transpose(-1, -2) @ vc, 2)  # (B, H, n, F, E) before each chunk
+    kstate = _exclusive_cumsum(kc.sum(3), 2).unsqueeze(-1)  # (B, H, n, F, 1)
+    out = scores @ vc + qc @ state
+    denom = scores.sum(-1, keepdim=True) + qc @ kstate
+    return (out / denom.clamp_min(eps)).reshape(b, h, n * c, e)[:, :, :t]
 
 
 def causal_multi_query(q: Tensor, k: Tensor, v: Tensor, chunk: int = 64) -> Tensor:

@@ -108,7 +108,7 @@ class PerformerConfig(ModuleConfig, _HeadsMixin):
     heads: int = Field(4, gt=0, description="attention heads; each gets dim / heads channels")
     features: int | None = Field(None, gt=0, description=(
         "random features m per head; more approximate softmax attention better; "
-        "default: round(d_head * ln d_head) as in the paper"))
+        "default: round(d_head * ln d_head), the paper's Θ(d log d)"))
     causal: bool = Field(False, description="position t attends only to positions <= t (prefix sums)")
     redraw_interval: int = Field(0, ge=0, description=(
         "draw fresh random features every this many training forward passes; 0 keeps them fixed "

@@ -89,9 +89,8 @@ class LambdaMixer(Mixer):
         n = v.shape[1]
         left, right = (w, 0) if self.cfg.causal else (w, w)
         padded = F.pad(v, (0, 0, left, right))  # (B, n + left + right, v); outside the sequence = 0
-        scores = q @ self.rel_pos.t()  # (B, n, h, R)
-        out = None
-        for r in range(left + right + 1):
-            term = scores[..., r:r + 1] * padded[:, r:r + n].unsqueeze(2)  # (B, n, h, v)
-            out = term if out is None else out + term
+        scores = q @ self.rel_pos.t()  # (B, n, h, R): q_n · e_r
+        out = scores[..., :1] * padded[:, :n].unsqueeze(2)  # (B, n, h, v)
+        for r in range(1, left + right + 1):
+            out = out.addcmul(scores[..., r:r + 1], padded[:, r:r + n].unsqueeze(2))
         return out
