@@ -67,6 +67,8 @@ def train(
     trainer = Trainer(run, out_dir, console=out, progress=progress and sys.stdout.isatty(),
                       max_steps=run.train.max_steps, command=command)
     result = trainer.fit(resume=resume is not None)
+    if result.rank != 0:  # under torchrun only rank 0 reports
+        return
     table = Table(title=f"{command}", title_justify="left")
     table.add_column("", style="bold")
     table.add_column("value", justify="right")
@@ -148,14 +150,24 @@ def predict(
     top_k: int = typer.Option(1, "--top-k", min=1, help="show the K most likely labels"),
     as_json: bool = typer.Option(False, "--json", help="one JSON object per text"),
     explain: bool = typer.Option(False, "--explain", help="show each token's attention weight for the decision"),
+    explain_file: Optional[Path] = typer.Option(None, "--explain-file",
+                                                help="also write the token weights as an .html or .png file"),
 ):
     """Classify texts with a saved model."""
+    if explain_file is not None:
+        from zoo_core.diagnostics import check_explain_path
+
+        check_explain_path(explain_file)
     if not texts or texts == ["-"]:
         if sys.stdin.isatty():
             raise ZooError("no texts given; pass them as arguments or pipe one per line on stdin")
         texts = [line.rstrip("\n") for line in sys.stdin if line.strip()]
     model = _load(model_ref)
-    rows = model.predict(texts, top_k=top_k, explain=explain)
+    rows = model.predict(texts, top_k=top_k, explain=explain or explain_file is not None)
+    if explain_file is not None:
+        from zoo_core.diagnostics import write_explanations
+
+        write_explanations(rows, explain_file)
     for row in rows:
         if as_json:
             typer.echo(json.dumps(row, ensure_ascii=False))
@@ -164,6 +176,8 @@ def predict(
         out.print(f"{_plain(row['text'])}\t{top}", highlight=False)
         if explain:
             out.print("  " + _explain_line(row), highlight=False)
+    if explain_file is not None and not as_json:
+        out.print(f"explanations written to {_plain(str(explain_file))}", highlight=False)
 
 
 def _explain_line(row) -> str:

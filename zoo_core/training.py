@@ -126,6 +126,7 @@ class TrainResult:
     seconds: float = 0.0
     stopped: str = "completed"
     parameters: int = 0
+    rank: int = 0
 
 
 class Trainer:
@@ -133,7 +134,9 @@ class Trainer:
                  max_steps: int | None = None, command: str = "", callbacks=()):
         self.run, self.out_dir = run, Path(out_dir)
         self.task = get_task(run.task)
-        self.callbacks = list(callbacks)
+        from .diagnostics import callbacks_for  # train.plots, train.grad_flow, logger=tensorboard
+
+        self.callbacks = list(callbacks) + callbacks_for(run, self.out_dir)
         self.console, self.show_progress = console, progress
         self.max_steps = max_steps
         self.command = command
@@ -142,6 +145,7 @@ class Trainer:
     def _prepare(self, splits: DatasetSplits | None = None):
         run = self.run
         self.device = resolve_device(run.device)
+        self.rank, self.world = self._init_distributed()
         if self.device.type == "cpu":
             torch.set_num_threads(run.threads)
         self.splits = splits or load_splits(run.data, seed=run.seed)
@@ -165,6 +169,7 @@ class Trainer:
         self.model.labels = self.labels
         self.model.embed.fit(self.train_tokens)
         self.model.to(self.device)
+        self.forward_model = self._wrap(self.model)
         self.optimizer = build_optimizer(self.model, run.model.optim, lr=run.train.lr)
         self.steps_per_epoch = math.ceil(len(self.train_tokens) / run.train.batch_size)
         self.total_steps = self.steps_per_epoch * run.train.epochs
@@ -174,8 +179,60 @@ class Trainer:
         self.state = {"epoch": 0, "batch": 0, "step": 0, "best": None, "best_epoch": 0, "bad_epochs": 0,
                       "seconds": 0.0, "history": []}
 
+    # -- distributed data parallel and compilation ---------------------------------------
+    def _init_distributed(self) -> tuple[int, int]:
+        """Under torchrun (WORLD_SIZE > 1): join the process group (gloo on CPU, NCCL on GPU)."""
+        import os
+
+        world = int(os.environ.get("WORLD_SIZE", "1"))
+        if world <= 1:
+            return 0, 1
+        import torch.distributed as dist
+
+        if self.device.type == "cuda":
+            self.device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+            torch.cuda.set_device(self.device)
+        if not dist.is_initialized():
+            dist.init_process_group(backend="nccl" if self.device.type == "cuda" else "gloo")
+        return dist.get_rank(), dist.get_world_size()
+
+    @property
+    def is_main(self) -> bool:
+        return getattr(self, "rank", 0) == 0
+
+    def _wrap(self, model):
+        wrapped = model
+        if self.world > 1:
+            from torch.nn.parallel import DistributedDataParallel
+
+            wrapped = DistributedDataParallel(model, device_ids=[self.device.index] if self.device.type == "cuda" else None)
+        if self.run.compile:
+            wrapped = CompiledOrEager(wrapped, self._log)
+        return wrapped
+
+    def _shard(self, idx: list[int]) -> tuple[list[int], float]:
+        """This rank's part of a global batch and the weight that makes the ranks' averaged
+        gradient equal the gradient of the global batch mean."""
+        if self.world == 1:
+            return idx, 1.0
+        local = idx[self.rank::self.world]
+        if not local:  # fewer examples than ranks: run one, weighted 0, so every rank all-reduces
+            return idx[:1], 0.0
+        return local, len(local) * self.world / len(idx)
+
+    def _any_rank(self, flag: bool) -> bool:
+        if self.world == 1:
+            return flag
+        import torch.distributed as dist
+
+        t = torch.tensor([1.0 if flag else 0.0], device=self.device)
+        dist.all_reduce(t, op=dist.ReduceOp.MAX)
+        return bool(t.item())
+
     # -- state for resume ----------------------------------------------------------------
     def save_state(self) -> None:
+        if not self.is_main:
+            return
         d = self.out_dir / STATE_DIR
         opt_tensors, opt_plain = split_optimizer_state(self.optimizer.state_dict())
         tensors = {f"model.{k}": v for k, v in self.model.state_dict().items()}
@@ -210,7 +267,7 @@ class Trainer:
 
     # -- the loop ------------------------------------------------------------------------
     def _log(self, text: str) -> None:
-        if self.console is not None:
+        if self.console is not None and self.is_main:
             self.console.print(text, highlight=False, markup=False)
 
     def _validate_and_keep_best(self, epoch_done: float) -> dict:
@@ -223,10 +280,11 @@ class Trainer:
         improved = self.state["best"] is None or value > self.state["best"]
         if improved:
             self.state.update(best=value, best_epoch=epoch_done, bad_epochs=0,
-                              best_report={k: report[k] for k in ("accuracy", "macro_f1", "loss")})
-            save_model(self.model, self.out_dir, labels=self.labels,
-                       extra={"training": {"best_epoch": epoch_done, "valid": self.state["best_report"],
-                                           "command": self.command}})
+                              best_report={k: report[k] for k in ("accuracy", "macro_f1", "loss") if k in report})
+            if self.is_main:
+                save_model(self.model, self.out_dir, labels=self.labels,
+                           extra={"training": {"best_epoch": epoch_done, "valid": self.state["best_report"],
+                                               "command": self.command}})
         else:
             self.state["bad_epochs"] += 1
         self.model.train()
@@ -258,19 +316,19 @@ class Trainer:
                     if self.max_steps is not None and self.state["step"] >= self.max_steps:
                         stopped = "max_steps"
                         break
-                    if budget is not None and time.perf_counter() - start > budget:
+                    if self._any_rank(budget is not None and time.perf_counter() - start > budget):
                         stopped = "max_minutes"
                         break
-                    idx = batches[b]
+                    idx, weight = self._shard(batches[b])
                     inputs = {k: v.to(self.device) for k, v in model.encode([self.train_tokens[i] for i in idx]).items()}
                     target = torch.tensor([self.train_y[i] for i in idx], device=self.device)
-                    out = model(inputs)
+                    out = self.forward_model(inputs)
                     loss = self.task.loss(model, out, target, idx)
                     if not torch.isfinite(loss):
                         raise ZooError(f"the loss became {loss.item()} at step {self.state['step']}; lower "
                                        f"train.lr (now {sched.get_last_lr()[0]:.2e}) or set train.clip")
                     opt.zero_grad(set_to_none=True)
-                    loss.backward()
+                    (loss * weight if weight != 1.0 else loss).backward()
                     self._emit("on_after_backward", self.state["step"])
                     if t.clip:
                         grad_norm = float(nn.utils.clip_grad_norm_(model.parameters(), t.clip))
@@ -302,8 +360,9 @@ class Trainer:
                        "seconds": self.state["seconds"]}
                 self.state["history"].append(row)
                 self._emit("on_epoch_end", row)
-                with open(metrics_path, "a", encoding="utf-8") as f:
-                    f.write(json.dumps(row) + "\n")
+                if self.is_main:
+                    with open(metrics_path, "a", encoding="utf-8") as f:
+                        f.write(json.dumps(row) + "\n")
                 self._log(f"epoch {row['epoch']}/{t.epochs}  train loss {row['train_loss']:.4f} "
                           f"acc {row['train_accuracy']:.4f}  valid acc {row['valid_accuracy']:.4f} "
                           f"macro-F1 {row['valid_macro_f1']:.4f}  {row['examples_per_s']:.0f} ex/s  "
@@ -316,14 +375,21 @@ class Trainer:
             stopped = "interrupted"
         self.state["seconds"] = time.perf_counter() - start
         if stopped in ("max_steps", "max_minutes", "interrupted"):
-            if self.state["best"] is None and self.state["step"] > 0:
+            if self.state["best"] is None and self.state["step"] > 0 and self.is_main:
                 # stopped before the first validation: keep what we have, without touching the
                 # early-stopping bookkeeping (a resumed run must behave like an uninterrupted one)
                 save_model(self.model, self.out_dir, labels=self.labels,
                            extra={"training": {"best_epoch": self.state["epoch"], "command": self.command}})
             self.save_state()
-        result = self._finish(stopped)
+        result = self._finish(stopped) if self.is_main else TrainResult(
+            out_dir=self.out_dir, epochs=self.state["epoch"], steps=self.state["step"],
+            seconds=self.state["seconds"], stopped=stopped, rank=self.rank)
         self._emit("on_train_end", result)
+        if self.world > 1:
+            import torch.distributed as dist
+
+            dist.barrier()
+            dist.destroy_process_group()
         return result
 
     def _emit(self, event: str, *args) -> None:
@@ -333,7 +399,7 @@ class Trainer:
                 fn(self, *args)
 
     def _progress(self, epoch: int, n_batches: int):
-        if not self.show_progress or self.console is None:
+        if not self.show_progress or self.console is None or not self.is_main:
             return None
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -365,3 +431,24 @@ class Trainer:
         write_card(self.out_dir, best, splits=self.splits, result=result, device=str(self.device),
                    command=self.command)
         return result
+
+
+class CompiledOrEager:
+    """``torch.compile`` where it works on this machine; on the first failure (no C++
+    compiler, an unsupported op, ...) it says so once and runs the model eagerly."""
+
+    def __init__(self, module, log):
+        self.module, self.log = module, log
+        self.compiled = torch.compile(module, dynamic=True)
+        self.failed = False
+
+    def __call__(self, *args, **kwargs):
+        if not self.failed:
+            try:
+                return self.compiled(*args, **kwargs)
+            except Exception as exc:  # compilation errors surface on the first call
+                self.failed = True
+                first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+                self.log(f"compile=true: torch.compile does not work here ({type(exc).__name__}: {first[:200]}); "
+                         f"training continues without compilation")
+        return self.module(*args, **kwargs)

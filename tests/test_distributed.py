@@ -1,0 +1,61 @@
+"""Scale-out through PyTorch's own engine: torchrun + DistributedDataParallel (gloo on CPU),
+and torch.compile with its fallback."""
+import json
+import subprocess
+import sys
+
+import torch
+from safetensors.torch import load_file
+
+from zoo_core.spec import compose
+from zoo_core.training import Trainer
+
+from helpers import run_zoo
+from test_training import SMALL
+
+COMMON = SMALL + ["dropout=0", "train.epochs=2"]  # no dropout: ranks draw different random masks
+
+
+def last_weights(path):
+    return {k: v for k, v in load_file(str(path / "training_state" / "state.safetensors")).items()
+            if k.startswith("model.")}
+
+
+def test_two_cpu_processes_match_one_process_with_the_same_global_batch(tmp_path):
+    one = run_zoo("train", *COMMON, "--out", tmp_path / "one")
+    assert one.returncode == 0, one.stderr
+    two = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
+                          "-m", "zoo_cli", "train", *COMMON, "--out", str(tmp_path / "two")],
+                         capture_output=True, text=True, timeout=600, env={**__import__("os").environ, "HF_HUB_OFFLINE": "1"})
+    assert two.returncode == 0, two.stderr[-3000:]
+    a, b = last_weights(tmp_path / "one"), last_weights(tmp_path / "two")
+    assert a.keys() == b.keys()
+    for k in a:
+        torch.testing.assert_close(b[k], a[k], rtol=1e-4, atol=1e-5, msg=k)
+    # rank 0 alone writes: one checkpoint, one log line per epoch, one summary
+    files = lambda d: sorted(p.name for p in (tmp_path / d).iterdir())
+    assert files("two") == files("one") and "model.safetensors" in files("two")
+    for log in (p for p in files("one") if p.endswith(".jsonl")):
+        lines = lambda d: len((tmp_path / d / log).read_text().splitlines())
+        assert lines("two") == lines("one"), log  # not written once per rank
+    assert len((tmp_path / "two" / "metrics.jsonl").read_text().splitlines()) == 2
+    assert two.stdout.count("best validation accuracy") == 1
+    steps = json.loads((tmp_path / "two" / "training_state" / "state.json").read_text())["trainer"]["step"]
+    assert steps == json.loads((tmp_path / "one" / "training_state" / "state.json").read_text())["trainer"]["step"]
+
+
+def test_compile_falls_back_with_a_message(tmp_path, monkeypatch):
+    messages = []
+
+    def broken_compile(module, **kwargs):
+        def fail(*args, **kw):
+            raise RuntimeError("no working C++ compiler found\nmore detail")
+        return fail
+
+    monkeypatch.setattr(torch, "compile", broken_compile)
+    trainer = Trainer(compose(SMALL + ["train.epochs=1", "compile=true"]), tmp_path / "c")
+    trainer._log = messages.append
+    result = trainer.fit()
+    assert result.stopped == "completed" and result.best["accuracy"] > 0
+    assert len(messages) >= 1 and "compile=true: torch.compile does not work here (RuntimeError: no working C++ " \
+                                   "compiler found); training continues without compilation" in messages[0]
