@@ -42,7 +42,18 @@ def machine() -> dict[str, str]:
         "torch": torch.__version__,
         "python": platform.python_version(),
         "date": _dt.datetime.now().strftime("%Y-%m-%d %H:%M"),
+        "load": load_average(),
     }
+
+
+def load_average() -> str:
+    """The 1/5/15-minute load averages: on a shared machine, how noisy the timings are."""
+    import os
+
+    try:
+        return "/".join(f"{v:.1f}" for v in os.getloadavg())
+    except (OSError, AttributeError):
+        return "n/a"
 
 
 def keep_freed_memory() -> bool:

@@ -23,7 +23,6 @@ exceeds the time budget, or where materialised (B, H, N, N) scores would not fit
 from __future__ import annotations
 
 import argparse
-import gc
 import math
 import os
 import statistics
@@ -36,7 +35,7 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _timing import keep_freed_memory, machine, median_seconds  # noqa: E402
+from _timing import keep_freed_memory, load_average, machine, median_seconds  # noqa: E402
 
 B, D, H = 32, 64, 4
 FULL_LENGTHS = (512, 1024, 2048, 4096)
@@ -185,8 +184,7 @@ def measure(entry: Entry, n: int, repeats: int, budget_s: float, mem_bytes: floa
             prev[mode] = (n, entry.times[(n, mode)])
         except RuntimeError as e:  # e.g. out of memory
             entry.times[(n, mode)] = f"failed: {str(e).splitlines()[0][:60]}"
-        del module
-        gc.collect()
+        del module, run  # freed by reference counting before the next build
 
 
 # --------------------------------------------------------------------------- reporting
@@ -296,6 +294,7 @@ def main(argv: list[str] | None = None) -> int:
     for p in problems:
         print(f"peer unavailable: {p}", file=sys.stderr)
     everyone = [ref, bare] + zoo + peers
+    load_before = load_average()
     prev: dict[str, dict] = {e.label: {} for e in everyone}
     for n in lengths:
         for e in everyone:
@@ -308,7 +307,9 @@ def main(argv: list[str] | None = None) -> int:
     info = machine()
     lines = ["# Mixer benchmark", "",
              f"Machine: {info['cpu']}, {info['cores']} cores, torch.set_num_threads({info['threads']}); "
-             f"torch {info['torch']}, Python {info['python']}; {info['date']}.",
+             f"torch {info['torch']}, Python {info['python']}; {info['date']}. Load average (1/5/15 min) "
+             f"at the start {load_before}, at the end {info['load']}: other processes share the cores, "
+             "so compare ratios within a column rather than absolute times.",
              f"Batches (32, N, 64), no padding; median of {repeats} runs after a warm-up; {malloc_note}. "
              "Times in ms; in brackets the ratio to SDPA (a 4-head attention layer on "
              "torch.nn.functional.scaled_dot_product_attention with q/k/v/output projections) "
