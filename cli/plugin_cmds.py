@@ -77,13 +77,13 @@ def check(
         if problems:
             raise ZooError(*problems)
 
-    from zoo_core.testing import check_component
-
     table = Table(title=f"zoo check {_plain(target)}", title_justify="left")
     for col in ("component", "package", "check", "result", "detail"):
         table.add_column(col, overflow="fold")
     failed = total = 0
     for comp in components:
+        from zoo_core.testing import check_component  # imports torch: only when there is something to check
+
         for r in check_component(comp.kind, f"{comp.dist}:{comp.name}", dim=dim, **config):
             total += 1
             failed += not r.ok
@@ -97,7 +97,12 @@ def check(
     out.print(f"{len(components)} component(s), {total} checks: "
               + (f"{failed} failed" if failed else "all passed"))
     if failed:
-        raise typer.Exit(1)
+        # a ZooError (not typer.Exit: main() runs click with standalone_mode=False, which turns
+        # Exit into a return value that is dropped) so that the exit code is 1
+        error = ZooError(f"{target}: {failed} check(s) failed; see the table above (zoo_core.testing documents "
+                         f"each check)")
+        error.exit_code = 1
+        raise error
 
 
 def _dist_matches(dist: str, target: str) -> bool:
