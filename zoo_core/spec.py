@@ -220,6 +220,10 @@ def resolve_component(kind: str, name: str, fields: dict, dim: int, registry: Re
         from .hub import resolve_component as resolve_pretrained
 
         return resolve_pretrained(kind, name, fields, dim, registry, prefix)
+    if kind == "loss" and ("+" in name or "*" in name):  # loss=cross_entropy+0.1*token_contrastive
+        from .losses_combined import resolve_combined
+
+        return resolve_combined(name, fields, dim, registry, prefix)
     try:
         comp = registry.resolve(kind, name)
     except ZooError as e:
