@@ -1,10 +1,70 @@
 """Configs of the built-in losses (torch-free)."""
 from __future__ import annotations
 
+from typing import Any, Literal
+
 from pydantic import Field
 
-from zoo_core.config import ComponentConfig
+from zoo_core.config import ComponentConfig, ModuleConfig
 
 
 class CrossEntropyConfig(ComponentConfig):
     label_smoothing: float = Field(0.0, ge=0, lt=1, description="share of probability mass spread over all classes")
+
+
+class SoftNearestNeighborConfig(ComponentConfig):
+    temperature: float = Field(1.0, gt=0, description="T of the kernel exp(-|x_i - x_j|² / T)")
+    normalize: bool = Field(False, description="L2-normalise the pooled vectors first (distances then in [0, 4])")
+
+
+class ApproxNDCGConfig(ComponentConfig):
+    temperature: float = Field(0.05, gt=0, description="sigmoid temperature of the approximate rank (the post's "
+                                                       "scale 1/0.05); smaller is closer to the exact NDCG")
+
+
+class SmoothAPConfig(ComponentConfig):
+    temperature: float = Field(0.01, gt=0, description="sigmoid temperature of the ranking function (paper: 0.01)")
+
+
+class TripletCosineConfig(ComponentConfig):
+    margin: float = Field(0.3, ge=0, le=2, description="cos(anchor, positive) must beat cos(anchor, negative) by this")
+    mining: Literal["all", "hardest"] = Field("all", description="all: mean over every in-batch triplet with a "
+                                                                 "non-zero loss; hardest: per anchor, farthest "
+                                                                 "positive vs closest negative")
+
+
+class PrototypicalConfig(ComponentConfig):
+    shots: int = Field(0, ge=0, description="support examples per class at the front of each class's examples "
+                                            "in the batch (0: the first half, rounded up)")
+    distance: Literal["sqeuclidean", "cosine"] = Field("sqeuclidean", description="score = -distance to the "
+                                                                                 "prototype (ProtoNets: squared Euclidean)")
+    scale: float = Field(10.0, gt=0, description="multiplies the cosine (distance=cosine only)")
+
+
+class MutualInformationConfig(ModuleConfig):
+    clusters: int = Field(16, ge=2, description="number of soft clusters")
+
+
+class TokenContrastiveConfig(ComponentConfig):
+    margin: float = Field(1.0, gt=0, description="pairs of token states closer than this (squared distance) are "
+                                                 "pushed apart")
+    normalize: bool = Field(True, description="L2-normalise states first, so the margin is scale-free (|a-b|² = "
+                                              "2 - 2 cos, i.e. SimCTG's cosine margin)")
+
+
+class ConicityConfig(ComponentConfig):
+    pass
+
+
+class CombinedTerm(ComponentConfig):
+    weight: float = Field(1.0, description="multiplies the term")
+    name: str
+    dist: str
+    version: str
+    config: dict[str, Any] = Field(default_factory=dict)
+
+
+class CombinedConfig(ComponentConfig):
+    terms: list[CombinedTerm] = Field(
+        default_factory=lambda: [CombinedTerm(name="cross_entropy", dist="zoo-nlp", version="", config={})],
+        description="weighted loss terms; write loss=cross_entropy+0.1*token_contrastive on the command line")

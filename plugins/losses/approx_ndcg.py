@@ -1,0 +1,64 @@
+"""ApproxNDCG: NDCG made differentiable by a sigmoid approximation of each candidate's rank.
+
+Post: "Directly Optimize IR Metrics" (rank ≈ 1 + sum of sigmoids of score differences, scale
+1/0.05; DCG = sum rel / log2(1 + rank), divided by the ideal DCG). Paper: Qin, Liu, Li,
+"A General Approximation Framework for Direct Optimization of Information Retrieval
+Measures", Information Retrieval 13(4), 2010 (MSR-TR-2008-164).
+
+For a query with candidate scores s_j and graded relevance rel_j (linear gain, as the post):
+
+    rank_j ≈ 1 + sum_{k != j} sigmoid((s_k - s_j) / temperature)
+    NDCG   = sum_j rel_j / log2(1 + rank_j)  /  IDCG
+
+As temperature -> 0 each sigmoid becomes a step and rank_j the exact rank (no ties), so the
+value converges to the exact NDCG. In a batch every example is a query and the other
+examples are its candidates (relevance 1 for the same label); scores are cosines of the
+pooled vectors. The loss is 1 - mean NDCG over queries with at least one relevant candidate.
+Shape contract: outputs["pooled"] (B, D), target (B,) long -> scalar. No class head.
+"""
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from zoo_core.interfaces import Loss
+
+from ._common import cosine_scores, pair_masks, zero_like_graph
+from .configs import ApproxNDCGConfig
+
+
+def approx_ranks(scores: Tensor, valid: Tensor, temperature: float) -> Tensor:
+    """(Q, N) scores, (Q, N) bool candidates -> (Q, N) approximate 1-based ranks among the valid."""
+    diff = (scores.unsqueeze(1) - scores.unsqueeze(2)) / temperature  # [q, j, k] = (s_k - s_j) / t
+    pairs = valid.unsqueeze(1) & valid.unsqueeze(2)
+    pairs = pairs & ~torch.eye(scores.shape[1], dtype=torch.bool, device=scores.device)
+    return 1.0 + (torch.sigmoid(diff) * pairs).sum(-1)
+
+
+def approx_ndcg(scores: Tensor, relevance: Tensor, temperature: float = 0.05, valid: Tensor | None = None) -> Tensor:
+    """(Q, N) scores and graded relevance (>= 0) -> (Q,) approximate NDCG (0 where IDCG is 0)."""
+    valid = torch.ones_like(scores, dtype=torch.bool) if valid is None else valid
+    rel = relevance.to(scores.dtype) * valid
+    ranks = approx_ranks(scores, valid, temperature)
+    dcg = (rel / torch.log2(1.0 + ranks)).sum(-1)
+    ideal = rel.sort(-1, descending=True).values
+    positions = torch.arange(2, scores.shape[1] + 2, device=scores.device, dtype=scores.dtype)
+    idcg = (ideal / torch.log2(positions)).sum(-1)
+    return torch.where(idcg > 0, dcg / idcg.clamp_min(1e-12), torch.zeros_like(dcg))
+
+
+class ApproxNDCGLoss(Loss):
+    needs_head = False
+
+    def __init__(self, cfg: ApproxNDCGConfig):
+        super().__init__()
+        self.cfg = cfg
+
+    def forward(self, outputs: dict[str, Tensor], target: Tensor) -> Tensor:
+        scores = cosine_scores(outputs["pooled"])
+        same, not_self = pair_masks(target)
+        has = same.any(1)
+        if not has.any():
+            return zero_like_graph(outputs["pooled"])
+        ndcg = approx_ndcg(scores[has], same[has].float(), self.cfg.temperature, not_self[has])
+        return 1.0 - ndcg.mean()
