@@ -22,7 +22,8 @@ def spec_to_overrides(run: RunSpec) -> list[str]:
     out = []
     for kind in ("embed", "mixer", "pool", "loss", "optim"):
         specs = m.mixer if kind == "mixer" else [getattr(m, kind)]
-        names = [s.name if len(reg.components.get((kind, s.name), [])) <= 1 else f"{s.dist}:{s.name}" for s in specs]
+        names = [f"hf:{s.source.repo}@{s.source.sha}#{s.source.component}" if s.source else
+                 s.name if len(reg.components.get((kind, s.name), [])) <= 1 else f"{s.dist}:{s.name}" for s in specs]
         out.append(f"{kind}=[{','.join(names)}]" if kind == "mixer" and len(names) != 1 else f"{kind}={names[0]}")
         for i, s in enumerate(specs):
             defaults = reg.resolve(kind, f"{s.dist}:{s.name}").config.model_fields
@@ -74,6 +75,16 @@ def _component_rows(model) -> list[str]:
     return rows
 
 
+def _source_lines(model) -> list[str]:
+    """Pretrained components, each pinned to the commit its weights came from."""
+    from huggingface_hub import constants
+
+    rows = [f"- {label}: `{spec.name}` from [{spec.source.repo}]({constants.ENDPOINT}/{spec.source.repo}/tree/"
+            f"{spec.source.sha}) part `{spec.source.component}`, revision `{spec.source.revision}` = commit "
+            f"`{spec.source.sha}`" for label, _attr, _module, spec in model.parts() if spec.source]
+    return ["Pretrained components (weights read from the pinned commit):", "", *rows, ""] if rows else []
+
+
 def render_card(model, *, splits=None, result=None, device: str = "cpu", command: str = "",
                 license: str | None = None) -> str:
     from huggingface_hub import EvalResult, ModelCardData
@@ -116,7 +127,7 @@ def render_card(model, *, splits=None, result=None, device: str = "cpu", command
     ]
     if command and command != explicit:
         lines += ["Fully explicit:", "", "```bash", explicit, "```", ""]
-    lines += ["## Components", "", *_component_rows(model), "",
+    lines += ["## Components", "", *_component_rows(model), "", *_source_lines(model),
               f"Parameters: {total:,} ({trainable:,} trainable). Width `dim={m.dim}`, dropout {m.dropout}, "
               f"positional encoding `{m.pos}`.", "",
               "## Training data", ""]

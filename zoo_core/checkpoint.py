@@ -189,10 +189,14 @@ def load_weights_strict(model, tensors: dict, where: str) -> None:
 
 
 def load_model(directory: str | Path, registry=None):
-    """Rebuild a ZooModel from a checkpoint folder; raises ZooError on anything off."""
+    """Rebuild a ZooModel from a checkpoint folder (or ``hf:ORG/NAME[@REV]``); raises ZooError on anything off."""
     from .compose import build_model
     from .spec import RunSpec
 
+    if isinstance(directory, str) and directory.startswith("hf:"):
+        from .hub import load
+
+        return load(directory, registry)
     directory = Path(directory)
     config = read_config(directory)
     check_requirements(config.get("requirements", []))
@@ -200,7 +204,7 @@ def load_model(directory: str | Path, registry=None):
         run = RunSpec.model_validate(config["spec"])
     except Exception as e:
         raise ZooError(f"{directory / CONFIG_FILE}: invalid spec ({e}); re-save the model with this zoo version")
-    model = build_model(run.model, registry, seed=None)
+    model = build_model(run.model, registry, seed=None, pretrained=False)
     model.run_spec = run
     model.embed.load_state_json(config.get("embed_state") or {})
     weights = config.get("weights", {})

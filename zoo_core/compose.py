@@ -30,12 +30,17 @@ def create(kind: str, name: str, registry: Registry | None = None, **config: Any
     return instantiate(spec, registry)
 
 
-def instantiate(spec: ComponentSpec, registry: Registry | None = None):
-    """Build a component from a resolved spec (its config is validated again)."""
+def instantiate(spec: ComponentSpec, registry: Registry | None = None, pretrained: bool = True):
+    """Build a component from a resolved spec (its config is validated again); with
+    ``pretrained``, a component with a Hub ``source`` gets its weights from that commit."""
     registry = registry or get_registry()
     comp = registry.resolve(spec.kind, f"{spec.dist}:{spec.name}")
     cfg = comp.config.model_validate(spec.config)
     obj = comp.load_factory()(cfg)
+    if pretrained and spec.source is not None:
+        from .hub import load_component_weights
+
+        load_component_weights(obj, spec)
     if getattr(cfg, "freeze", False) and isinstance(obj, nn.Module):
         for p in obj.parameters():
             p.requires_grad_(False)
@@ -118,14 +123,16 @@ class ZooModel(nn.Module):
         return out
 
 
-def build_model(spec: ModelSpec, registry: Registry | None = None, seed: int | None = 0) -> ZooModel:
+def build_model(spec: ModelSpec, registry: Registry | None = None, seed: int | None = 0,
+                pretrained: bool = True) -> ZooModel:
+    """``pretrained=False`` skips Hub weights (a checkpoint being loaded brings its own)."""
     registry = registry or get_registry()
     if seed is not None:
         torch.manual_seed(seed)
-    embed = instantiate(spec.embed, registry)
-    mixers = [instantiate(m, registry) for m in spec.mixer]
-    pool = instantiate(spec.pool, registry)
-    loss = instantiate(spec.loss, registry)
+    embed = instantiate(spec.embed, registry, pretrained)
+    mixers = [instantiate(m, registry, pretrained) for m in spec.mixer]
+    pool = instantiate(spec.pool, registry, pretrained)
+    loss = instantiate(spec.loss, registry, pretrained)
     return ZooModel(spec, embed, mixers, pool, loss)
 
 

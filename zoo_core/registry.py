@@ -130,6 +130,9 @@ class Registry:
         if not isinstance(name, str) or not name:
             raise ZooError(f"{kind}: expected a component name, got {name!r}; choices: {', '.join(self.names(kind))}")
         prefix, sep, rest = name.partition(":")
+        if sep and prefix == "hf":
+            raise ZooError(f"{kind}={name}: a Hub component is resolved when a model is composed "
+                           f"(zoo build {kind}={name}), not looked up in the registry")
         if sep and prefix in RESERVED_PREFIXES:
             raise ZooError(
                 f"{kind}={name}: loading components from '{prefix}:' sources is not available in this version of zoo; "
