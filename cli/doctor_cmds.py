@@ -1,0 +1,58 @@
+"""``zoo doctor``: the recipe checks before a long run ("Sharing Useful Hints How To Train
+Neural Nets", "Flow Gradient, Please Flow, Darn It!", "Avoid Collapsed Token
+Representations"). Torch is imported inside the command, so ``zoo --help`` stays fast."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+from rich.table import Table
+
+from .main import OVERRIDES_HELP, _plain, _print_table, app, out
+
+STATUS_STYLE = {"pass": "green", "warn": "yellow", "fail": "bold red", "n/a": "dim"}
+
+
+@app.command()
+def doctor(
+    overrides: Optional[List[str]] = typer.Argument(None, help=OVERRIDES_HELP + ", data=PATH|DATASET",
+                                                    show_default=False),
+    out_dir: Path = typer.Option(Path("doctor"), "--out", help="folder for grad_flow.png, grad_flow.jsonl, doctor.json"),
+    steps: int = typer.Option(300, "--steps", min=1, help="most optimizer steps for overfitting one batch"),
+    batch: int = typer.Option(16, "--batch", min=2, help="examples in the batch to overfit"),
+    as_json: bool = typer.Option(False, "--json", help="print the checks as one JSON object"),
+):
+    """Check a recipe before a long run: initial loss vs -log(1/C), overfitting one small batch,
+    gradient reaching every parameter, gradient flow per layer, conicity of token states,
+    codebook usage. Exit code 1 when a check fails."""
+    from zoo_core.diagnostics import GRAD_FLOW_PNG, run_doctor
+    from zoo_core.spec import compose
+
+    run = compose(overrides or [])
+    checks = run_doctor(run, out_dir, overfit_examples=batch, max_steps=steps)
+    failed = any(c.status == "fail" for c in checks)
+    if as_json:
+        typer.echo(json.dumps({"checks": [{k: getattr(c, k) for k in ("name", "status", "value", "advice")}
+                                          for c in checks],
+                               "grad_flow_png": str(out_dir / GRAD_FLOW_PNG), "failed": failed}))
+    else:
+        title = "zoo doctor " + " ".join(overrides or [])
+        table = Table(title=_plain(title.strip()), title_justify="left")
+        table.add_column("check", min_width=16)
+        table.add_column("result", no_wrap=True)
+        table.add_column("value", overflow="fold", ratio=1)
+        for c in checks:
+            style = STATUS_STYLE.get(c.status, "")
+            table.add_row(c.name, f"[{style}]{c.status}[/]", _plain(c.value))
+        _print_table(table)
+        advice = [c for c in checks if c.advice and c.status in ("warn", "fail")]
+        if advice:
+            out.print("what to try next:", style="bold")
+            for c in advice:
+                out.print(f"  {c.name} ({c.status}): {_plain(c.advice)}", highlight=False)
+        out.print(f"gradient-flow chart: {_plain(str(out_dir / GRAD_FLOW_PNG))}; "
+                  f"details: {_plain(str(out_dir / 'doctor.json'))}", highlight=False)
+    if failed:
+        raise typer.Exit(1)
