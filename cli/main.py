@@ -169,7 +169,7 @@ def _load_command_modules() -> None:
     """Commands that live in their own modules register themselves on ``app``."""
     import importlib
 
-    for module in ("zoo_cli.run_cmds", "zoo_cli.plugin_cmds", "zoo_cli.hub_cmds"):
+    for module in ("zoo_cli.run_cmds", "zoo_cli.plugin_cmds", "zoo_cli.hub_cmds", "zoo_cli.doctor_cmds"):
         try:
             importlib.import_module(module)
         except ModuleNotFoundError as e:
