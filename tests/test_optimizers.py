@@ -1,4 +1,5 @@
 """SMORMS3 against a hand computation of Funk's equations; weight-decay groups."""
+import json
 import math
 
 import pytest
@@ -84,3 +85,172 @@ def test_optimizer_components_build_from_named_parameters():
     opt = maker(list(net.named_parameters()))
     assert isinstance(opt, torch.optim.AdamW)
     assert [g["weight_decay"] for g in opt.param_groups] == [0.0, 0.05]
+
+
+# ---- torch optimizers by name, sparse + dense, lookahead, freezing ----------------------
+import copy  # noqa: E402
+
+from safetensors.torch import load_file  # noqa: E402
+
+from zoo_core.compose import build_optimizer  # noqa: E402
+from zoo_core.errors import ZooError  # noqa: E402
+from zoo_core.spec import compose  # noqa: E402
+from zoo_core.training import Trainer, join_optimizer_state, split_optimizer_state  # noqa: E402
+from zoo_plugins.optimizers.lookahead import Lookahead  # noqa: E402
+from zoo_plugins.optimizers.sparse_dense import SparseDenseAdam  # noqa: E402
+
+SMALL = ["data=wordfreq_langid", "data.options.words_per_language=60", "data.options.languages=[en,de,fi]",
+         "dim=16", "mixer=identity", "train.batch_size=32", "train.epochs=2", "train.patience=5", "train.plots=false"]
+
+
+@pytest.mark.parametrize("name,cls", [("sgd", torch.optim.SGD), ("adam", torch.optim.Adam),
+                                      ("radam", torch.optim.RAdam), ("rmsprop", torch.optim.RMSprop),
+                                      ("adagrad", torch.optim.Adagrad)])
+def test_torch_optimizers_by_name_get_the_decay_groups(name, cls):
+    net = torch.nn.Sequential(torch.nn.Linear(4, 4), torch.nn.LayerNorm(4))
+    opt = zoo_core.create("optim", name, weight_decay=0.1)(list(net.named_parameters()))
+    assert type(opt) is cls
+    assert [(len(g["params"]), g["weight_decay"]) for g in opt.param_groups] == [(3, 0.0), (1, 0.1)]
+
+
+class SparseNet(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        torch.manual_seed(0)
+        self.emb = torch.nn.Embedding(40, 6, sparse=True)
+        self.out = torch.nn.Linear(6, 1)
+
+    def forward(self, ids):
+        return self.out(self.emb(ids).mean(1))
+
+
+def sparse_batches(n=6):
+    g = torch.Generator().manual_seed(2)
+    return [(torch.randint(0, 30, (8, 3), generator=g), torch.randn(8, 1, generator=g)) for _ in range(n)]
+
+
+def test_sparse_dense_is_sparse_adam_plus_adam_step_by_step():
+    mine, ref = SparseNet(), SparseNet()
+    opt = SparseDenseAdam(mine.parameters(), lr=0.01)
+    sparse_ref = torch.optim.SparseAdam([ref.emb.weight], lr=0.01)
+    dense_ref = torch.optim.Adam(ref.out.parameters(), lr=0.01, foreach=False)
+    for ids, y in sparse_batches():
+        for net, opts in ((mine, [opt]), (ref, [sparse_ref, dense_ref])):
+            for o in opts:
+                o.zero_grad()
+            torch.nn.functional.mse_loss(net(ids), y).backward()
+            for o in opts:
+                o.step()
+        assert mine.emb.weight.grad.is_sparse
+        for a, b in zip(mine.parameters(), ref.parameters()):
+            torch.testing.assert_close(a, b, rtol=1e-6, atol=1e-7)
+    # rows never looked up are untouched, as SparseAdam promises
+    untouched = sorted(set(range(40)) - {int(i) for ids, _ in sparse_batches() for i in ids.flatten()})
+    assert untouched and torch.equal(mine.emb.weight[untouched], SparseNet().emb.weight[untouched])
+
+
+def test_sparse_dense_state_round_trips_through_the_trainers_pickle_free_format():
+    batches = sparse_batches(8)
+    a = SparseNet()
+    opt_a = SparseDenseAdam(a.parameters(), lr=0.01)
+
+    def step(net, opt, ids, y):
+        opt.zero_grad()
+        torch.nn.functional.mse_loss(net(ids), y).backward()
+        opt.step()
+
+    for ids, y in batches[:4]:
+        step(a, opt_a, ids, y)
+    tensors, plain = split_optimizer_state(opt_a.state_dict())
+    plain = json.loads(json.dumps(plain))  # what the trainer writes to state.json
+    b = SparseNet()
+    b.load_state_dict(a.state_dict())
+    opt_b = SparseDenseAdam(b.parameters(), lr=0.01)
+    opt_b.load_state_dict(join_optimizer_state({k: v.clone() for k, v in tensors.items()}, plain))
+    for ids, y in batches[4:]:
+        step(a, opt_a, ids, y)
+        step(b, opt_b, ids, y)
+    for pa, pb in zip(a.parameters(), b.parameters()):
+        assert torch.equal(pa, pb)
+
+
+def test_training_with_a_sparse_embedder_and_sparse_dense(tmp_path):
+    run = compose(SMALL + ["embed=full", "embed.sparse=true", "optim=sparse_dense", "train.lr=0.01",
+                           "tokenizer.unit=char_ngrams", "train.epochs=4",
+                   "train.clip=null"])  # torch clip_grad_norm_ has no sparse kernel (see docs/losses_tasks.md)
+    trainer = Trainer(run, tmp_path / "sparse", progress=False)
+    result = trainer.fit()
+    assert isinstance(trainer.optimizer, SparseDenseAdam)
+    sparse_params = [p for p in trainer.model.parameters() if p.grad is not None and p.grad.is_sparse]
+    assert sparse_params, "the full embedder with sparse=true should give sparse gradients"
+    losses = [row["train_loss"] for row in trainer.state["history"]]
+    assert result.epochs == 4 and losses[-1] < 0.9 * losses[0]
+    # the pickle-free resume state holds the sparse parameter's moments
+    tensors = load_file(str(tmp_path / "sparse" / "training_state" / "state.safetensors"))
+    assert any(k.startswith("optim.") and k.endswith("exp_avg_sq") for k in tensors)
+
+
+def test_lookahead_follows_algorithm_1_with_sgd_inside():
+    k, alpha, lr = 3, 0.5, 0.1
+    w = torch.nn.Parameter(torch.tensor([1.0, -2.0], dtype=torch.float64))
+    opt = Lookahead(torch.optim.SGD([w], lr=lr), k=k, alpha=alpha)
+    fast, slow = w.detach().clone(), w.detach().clone()
+    for t in range(1, 8):
+        opt.zero_grad()
+        (w ** 2).sum().backward()
+        opt.step()
+        fast = fast - lr * 2 * fast
+        if t % k == 0:
+            slow = slow + alpha * (fast - slow)
+            fast = slow.clone()
+        torch.testing.assert_close(w.detach(), fast)
+
+
+def test_lookahead_grammar_state_dict_and_errors():
+    net = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.Tanh(), torch.nn.Linear(8, 1))
+    run = compose(["optim=lookahead", "optim.inner=smorms3", "optim.k=2", "optim.lr=0.01"])
+    opt = build_optimizer(net, run.model.optim)
+    assert isinstance(opt, Lookahead) and isinstance(opt.inner, SMORMS3)
+    assert opt.param_groups[0]["lr"] == 0.01 and opt.param_groups is opt.inner.param_groups
+    x, y = torch.randn(16, 4), torch.randn(16, 1)
+
+    def step(n, o):
+        o.zero_grad()
+        torch.nn.functional.mse_loss(n(x), y).backward()
+        o.step()
+
+    for _ in range(3):  # mid-cycle: slow weights differ from fast ones
+        step(net, opt)
+    net2 = copy.deepcopy(net)
+    opt2 = build_optimizer(net2, run.model.optim)
+    tensors, plain = split_optimizer_state(opt.state_dict())
+    opt2.load_state_dict(join_optimizer_state({k: v.clone() for k, v in tensors.items()}, json.loads(json.dumps(plain))))
+    assert any(k.endswith("lookahead_slow") for k in tensors)
+    for _ in range(3):
+        step(net, opt)
+        step(net2, opt2)
+    for a, b in zip(net.parameters(), net2.parameters()):
+        assert torch.equal(a, b)
+    with pytest.raises(ZooError, match="wraps another optimizer"):
+        build_optimizer(net, compose(["optim=lookahead", "optim.inner=lookahead"]).model.optim)
+    # the LR scheduler drives the inner optimizer's rate
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 0.5)
+    assert opt.inner.param_groups[0]["lr"] == pytest.approx(0.005)
+    del sched
+
+
+def test_frozen_component_does_not_change_and_is_not_optimized(tmp_path):
+    run = compose(SMALL + ["embed.freeze=true", "optim=adamw", "train.lr=0.01"])
+    trainer = Trainer(run, tmp_path / "frozen", progress=False)
+    trainer._prepare()
+    before = {k: v.clone() for k, v in trainer.model.state_dict().items()}
+    frozen = {id(p) for p in trainer.model.embed.parameters()}
+    assert frozen
+    in_optimizer = {id(p) for g in trainer.optimizer.param_groups for p in g["params"]}
+    assert not frozen & in_optimizer and in_optimizer
+    trainer = Trainer(run, tmp_path / "frozen", progress=False)
+    trainer.fit()
+    after = trainer.model.state_dict()
+    embed_keys = [k for k in before if k.startswith("embed.")]
+    assert embed_keys and all(torch.equal(before[k], after[k]) for k in embed_keys)
+    assert any(not torch.equal(before[k], after[k]) for k in before if not k.startswith("embed."))

@@ -24,3 +24,48 @@ class AdamWConfig(DecayConfig):
 class SMORMS3Config(DecayConfig):
     lr: float = Field(0.0025, gt=0, description="upper bound of the per-weight rate g²/g2")
     eps: float = Field(1e-16, gt=0, description="denominator epsilon (the post's value)")
+
+
+class SGDConfig(DecayConfig):
+    lr: float = Field(0.1, gt=0, description="learning rate")
+    momentum: float = Field(0.9, ge=0, lt=1, description="heavy-ball momentum")
+    nesterov: bool = Field(False, description="Nesterov momentum")
+
+
+class AdamConfig(DecayConfig):
+    lr: float = Field(1e-3, gt=0, description="learning rate")
+    beta1: float = Field(0.9, ge=0, lt=1, description="first-moment decay")
+    beta2: float = Field(0.999, ge=0, lt=1, description="second-moment decay")
+    eps: float = Field(1e-8, gt=0, description="denominator epsilon")
+
+
+class RAdamConfig(AdamConfig):
+    lr: float = Field(5e-3, gt=0, description="learning rate (higher than Adam's: the first steps are un-adapted "
+                                              "momentum SGD until the variance estimate is trustworthy)")
+    decoupled: bool = Field(False, description="decoupled (AdamW-style) weight decay instead of L2")
+
+
+class RMSpropConfig(DecayConfig):
+    lr: float = Field(1e-3, gt=0, description="learning rate")
+    alpha: float = Field(0.99, ge=0, lt=1, description="decay of the squared-gradient average")
+    eps: float = Field(1e-8, gt=0, description="denominator epsilon")
+    momentum: float = Field(0.0, ge=0, lt=1, description="momentum")
+
+
+class AdagradConfig(DecayConfig):
+    lr: float = Field(0.01, gt=0, description="learning rate")
+    eps: float = Field(1e-10, gt=0, description="denominator epsilon")
+
+
+class SparseDenseConfig(AdamConfig):
+    weight_decay: float = Field(0.0, ge=0, description="L2 weight decay of the dense parameters (the sparse ones, "
+                                                       "like SparseAdam, get none)")
+
+
+class LookaheadConfig(ComponentConfig):
+    inner: str = Field("smorms3", description="the fast optimizer: any optim component but lookahead, e.g. "
+                                            "smorms3, radam (= Ranger), adamw, sgd, sparse_dense")
+    lr: float | None = Field(None, gt=0, description="the inner optimizer's learning rate (null: its default)")
+    weight_decay: float | None = Field(None, ge=0, description="the inner optimizer's weight decay (null: its default)")
+    k: int = Field(5, ge=1, description="fast steps between slow-weight updates")
+    alpha: float = Field(0.5, gt=0, le=1, description="slow-weight step: slow += alpha (fast - slow)")

@@ -1,0 +1,91 @@
+"""One optimizer for sparse and dense gradients: SparseAdam's lazy update for parameters
+whose gradient is sparse (the ``full`` embedder with ``sparse=true``), Adam for the rest.
+
+Post: "PyTorch - Combining Dense And Sparse Gradients" (a MultipleOptimizer that figures
+out which layers give sparse gradients). Here it is a single torch.optim.Optimizer, so the
+LR scheduler, gradient clipping, ``state_dict``/``load_state_dict`` and the trainer's
+resume work unchanged; the routing is decided per step by ``grad.is_sparse``, so nothing
+must be known about the model up front. The two updates are torch's own algorithms
+(tests compare them step by step with torch.optim.Adam and torch.optim.SparseAdam):
+
+    dense:  m = b1 m + (1-b1) g;  v = b2 v + (1-b2) g²;  p -= lr/(1-b1^t) m / (sqrt(v)/sqrt(1-b2^t) + eps)
+    sparse: the same, only at the rows present in the gradient (moments of other rows untouched)
+
+Paper: Kingma & Ba, Adam (ICLR 2015). ``weight_decay`` (L2) applies to dense parameters only.
+Contract: sparse_dense(cfg)(named_parameters) -> torch.optim.Optimizer.
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+from torch.optim import Optimizer
+
+from .configs import SparseDenseConfig
+from .groups import param_groups
+
+
+class SparseDenseAdam(Optimizer):
+    def __init__(self, params, lr: float = 1e-3, betas=(0.9, 0.999), eps: float = 1e-8, weight_decay: float = 0.0):
+        if lr <= 0 or eps <= 0 or not all(0 <= b < 1 for b in betas):
+            raise ValueError(f"SparseDenseAdam: need lr > 0, eps > 0, 0 <= betas < 1 (got {lr}, {eps}, {betas})")
+        super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay))
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        loss = None
+        if closure is not None:
+            with torch.enable_grad():
+                loss = closure()
+        for group in self.param_groups:
+            lr, (beta1, beta2), eps, wd = group["lr"], group["betas"], group["eps"], group["weight_decay"]
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                state = self.state[p]
+                if not state:
+                    state["step"] = 0
+                    state["exp_avg"] = torch.zeros_like(p, memory_format=torch.preserve_format)
+                    state["exp_avg_sq"] = torch.zeros_like(p, memory_format=torch.preserve_format)
+                state["step"] += 1
+                t = state["step"]
+                exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
+                bc1, bc2 = 1 - beta1 ** t, 1 - beta2 ** t
+                if p.grad.is_sparse:
+                    self._sparse_update(p, p.grad, exp_avg, exp_avg_sq, lr * math.sqrt(bc2) / bc1, beta1, beta2, eps)
+                    continue
+                grad = p.grad if wd == 0 else p.grad.add(p, alpha=wd)
+                exp_avg.lerp_(grad, 1 - beta1)
+                exp_avg_sq.mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
+                denom = (exp_avg_sq.sqrt() / math.sqrt(bc2)).add_(eps)
+                p.addcdiv_(exp_avg, denom, value=-lr / bc1)
+        return loss
+
+    @staticmethod
+    def _sparse_update(p, grad, exp_avg, exp_avg_sq, step_size, beta1, beta2, eps):
+        """torch.optim.SparseAdam's update (torch/optim/_functional.py sparse_adam)."""
+        grad = grad.coalesce()
+        indices, values = grad._indices(), grad._values()
+        if values.numel() == 0:
+            return
+
+        def make_sparse(v):
+            return torch.sparse_coo_tensor(indices, v, grad.size(), check_invariants=False)
+
+        old_m = exp_avg.sparse_mask(grad)._values()
+        m_update = values.sub(old_m).mul_(1 - beta1)
+        exp_avg.add_(make_sparse(m_update))
+        old_v = exp_avg_sq.sparse_mask(grad)._values()
+        v_update = values.pow(2).sub_(old_v).mul_(1 - beta2)
+        exp_avg_sq.add_(make_sparse(v_update))
+        numer = m_update.add_(old_m)
+        denom = v_update.add_(old_v).sqrt_().add_(eps)
+        p.add_(make_sparse(-step_size * numer.div_(denom)))
+
+
+def sparse_dense(cfg: SparseDenseConfig):
+    def build(named_params):
+        return SparseDenseAdam(param_groups(named_params, cfg.weight_decay, cfg.no_decay), lr=cfg.lr,
+                               betas=(cfg.beta1, cfg.beta2), eps=cfg.eps)
+
+    return build
