@@ -55,4 +55,4 @@ def doctor(
         out.print(f"gradient-flow chart: {_plain(str(out_dir / GRAD_FLOW_PNG))}; "
                   f"details: {_plain(str(out_dir / 'doctor.json'))}", highlight=False)
     if failed:
-        raise typer.Exit(1)
+        raise SystemExit(1)  # not typer.Exit: with standalone_mode=False click returns its code instead of exiting

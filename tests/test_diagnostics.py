@@ -140,7 +140,7 @@ def test_doctor_passes_a_healthy_recipe_on_real_data(tiny_tsv, tmp_path, capsys)
     assert is_png(tmp_path / "d" / "grad_flow.png")
 
 
-def test_doctor_fails_when_a_layer_gets_no_gradient(tiny_tsv, tmp_path, monkeypatch):
+def test_doctor_fails_when_a_layer_gets_no_gradient(tiny_tsv, tmp_path, monkeypatch, capsys):
     import zoo_core.training as training
 
     class Quantiser(torch.nn.Module):  # a component exposing codebook_usage(), like a vq mixer
@@ -157,8 +157,10 @@ def test_doctor_fails_when_a_layer_gets_no_gradient(tiny_tsv, tmp_path, monkeypa
         return model
 
     monkeypatch.setattr(training, "build_model", blocked_build)
-    run = compose([f"data={tiny_tsv}", "dim=16", "mixer.heads=2", "train.lr=0.02"])
-    checks = {c.name: c for c in diag.run_doctor(run, tmp_path / "d", max_steps=30)}
+    code, stdout, _ = zoo(capsys, "doctor", f"data={tiny_tsv}", "dim=16", "mixer.heads=2", "train.lr=0.02",
+                          "--steps", 30, "--out", tmp_path / "d")
+    assert code == 1 and "what to try next" in stdout and "fail" in stdout
+    checks = {c["name"]: diag.Check(**c) for c in json.loads((tmp_path / "d" / "doctor.json").read_text())["checks"]}
     reach = checks["gradient reaches every parameter"]
     assert reach.status == "fail" and "mixers.0.to_q.weight" in reach.value
     flow = checks["gradient flow per layer"]
