@@ -169,7 +169,8 @@ def _load_command_modules() -> None:
     """Commands that live in their own modules register themselves on ``app``."""
     import importlib
 
-    for module in ("zoo_cli.run_cmds", "zoo_cli.plugin_cmds", "zoo_cli.hub_cmds", "zoo_cli.doctor_cmds"):
+    for module in ("zoo_cli.run_cmds", "zoo_cli.plugin_cmds", "zoo_cli.hub_cmds", "zoo_cli.doctor_cmds",
+                   "zoo_cli.export_cmds"):
         try:
             importlib.import_module(module)
         except ModuleNotFoundError as e:
@@ -182,7 +183,9 @@ def main(argv: list[str] | None = None) -> None:
     warnings.simplefilter("default", ZooPluginWarning)
     _load_command_modules()
     try:
-        app(args=argv, standalone_mode=False)
+        rc = app(args=argv, standalone_mode=False)
+        if isinstance(rc, int) and rc:  # typer.Exit(code) comes back as the return value here
+            sys.exit(rc)
     except ZooError as e:
         for problem in e.problems:
             sys.stderr.write(f"error: {problem}\n")

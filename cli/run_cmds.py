@@ -69,7 +69,7 @@ def train(
     result = trainer.fit(resume=resume is not None)
     if result.rank != 0:  # under torchrun only rank 0 reports
         return
-    table = Table(title=f"{command}", title_justify="left")
+    table = Table(title=_plain(command), title_justify="left")
     table.add_column("", style="bold")
     table.add_column("value", justify="right")
     table.add_row("stopped", result.stopped)

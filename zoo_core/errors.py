@@ -8,8 +8,10 @@ class ZooError(Exception):
 
     exit_code = 2
 
-    def __init__(self, *problems: str):
+    def __init__(self, *problems: str, exit_code: int | None = None):
         self.problems = [p for p in problems if p]
+        if exit_code is not None:
+            self.exit_code = exit_code
         super().__init__("\n".join(self.problems))
 
 

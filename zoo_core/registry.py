@@ -201,7 +201,12 @@ def _make_component_register(reg: Registry, info: PluginInfo):
             raise ValueError(f"{kind}:{name!r}: component names may not be empty or contain ':' or '/'")
         existing = reg.components.setdefault((kind, name), [])
         if any(_normalize(c.dist) == _normalize(info.dist) for c in existing):
-            raise ValueError(f"{kind}:{name} is registered twice by {info.dist}")
+            # keep the first registration and the plugin's later ones; report this one
+            twice = f"{kind}:{name} is registered twice by {info.dist}"
+            reg.problems.append(f"plugin '{info.entry_point}' from {info.dist}=={info.version}: {twice}; the first "
+                                f"registration is used — report it to the plugin's authors")
+            info.error = f"{info.error}; {twice}" if info.error else twice
+            return
         existing.append(Component(kind, name, info.dist, info.version, factory, config,
                                   summary, post, paper, info.entry_point))
         info.provides.append(f"{kind}:{name}")
