@@ -111,3 +111,17 @@ def test_crash_while_saving_leaves_previous_checkpoint_intact(saved, monkeypatch
     assert after == before  # no temporary files left, nothing overwritten
     monkeypatch.undo()
     assert torch.equal(outputs(load_model(path)), outputs(load_model(path)))
+
+
+def test_token_dropout_hides_tokens_in_training_only():
+    model = zoo_core.build(["dim=16", "mixer.heads=2", "token_dropout=0.5", "pool=mean"])
+    inputs = model.encode([["a", "b", "c", "d", "e", "f"], ["x"]])
+    model.eval()
+    with torch.no_grad():
+        assert torch.equal(model(inputs)["pooled"], model(inputs)["pooled"])
+        model.train()
+        torch.manual_seed(0)
+        out = model(inputs)
+    hidden = (out["states"][0].abs().sum(-1) == 0)
+    assert 0 < int(hidden.sum()) < 6  # some, never all, tokens of the long sequence are hidden
+    assert out["states"][1, 0].abs().sum() > 0  # a one-token sequence keeps its token

@@ -1,6 +1,6 @@
 """Composition: a RunSpec -> the canonical "4 layers" network of the posts.
 
-    emb = embedder(tokens) + position()            ("Token Interactions")
+    emb = embedder(tokens) + position()            ("Token Interactions"); token_dropout hides tokens
     x = layer_norm(x + dropout(mixer(x, mask)))    for each mixer in the stack
     pooled, weights = pool(x, mask)                (e.g. a learned seed attending over x)
     logits = head(pooled)                          when the loss scores class logits
@@ -91,6 +91,11 @@ class ZooModel(nn.Module):
 
     def forward(self, inputs: dict[str, Tensor]) -> dict[str, Tensor | None]:
         mask = inputs["mask"]
+        if self.training and self.spec.token_dropout > 0:
+            # word dropout (Iyyer et al., ACL 2015): hide whole tokens from every layer,
+            # never all of a sequence's tokens
+            dropped = mask & (torch.rand(mask.shape, device=mask.device) >= self.spec.token_dropout)
+            mask = torch.where(dropped.any(1, keepdim=True), dropped, mask)
         keep = mask.unsqueeze(-1).to(dtype=torch.get_default_dtype())
         x = self.pos(self.embed(inputs)) * keep
         for mixer, norm in zip(self.mixers, self.norms):

@@ -92,6 +92,8 @@ class ComponentSpec(Strict):
 class ModelSpec(Strict):
     dim: int = Field(64, gt=0, description="model width, shared by every component")
     dropout: float = Field(0.1, ge=0, lt=1, description="dropout on each mixer's output before the residual")
+    token_dropout: float = Field(0.0, ge=0, lt=1, description="in training, hide each token from the whole network "
+                                                               "with this probability (word dropout)")
     pos: Literal["none", "sinusoidal", "learned"] = Field("none", description="positional encoding added after the embedder")
     max_len: int = Field(512, gt=0, description="longest sequence the positional encoding supports")
     num_classes: int = Field(2, gt=0, description="output classes (set from the data when training)")
@@ -117,7 +119,7 @@ class RunSpec(Strict):
     data: DataConfig = Field(default_factory=DataConfig)
 
 
-MODEL_KEYS = ("dim", "dropout", "pos", "max_len", "num_classes")
+MODEL_KEYS = ("dim", "dropout", "token_dropout", "pos", "max_len", "num_classes")
 RUN_KEYS = ("seed", "device", "threads", "task", "logger", "compile")
 SECTIONS = {"tokenizer": TokenizerConfig, "train": TrainConfig, "data": DataConfig}
 TOP_KEYS = ("recipe",) + COMPONENT_KINDS + MODEL_KEYS + RUN_KEYS + tuple(SECTIONS)
