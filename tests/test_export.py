@@ -1,0 +1,105 @@
+"""zoo export: ONNX (onnxruntime) and TorchScript artefacts reproduce zoo's logits on batches
+of other shapes than the export example; a component that cannot be exported is named in
+one line; the pure-Python deployment example in docs/deploy.md reproduces zoo's predictions."""
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+import zoo_core
+from zoo_core.errors import ZooError
+from zoo_core.export import export, input_names, load_artefact
+
+from helpers import run_zoo
+
+DOC = Path(__file__).resolve().parents[1] / "docs" / "deploy.md"
+TEXTS = ["bonjour tout le monde", "hello", "", "Ünïcödé 字 emoji 🙂", "een twee drie vier vijf zes zeven acht",
+         "x y", "supercalifragilisticexpialidocious"]
+LABELS = ["de", "en", "fr", "nl", "zh"]
+
+
+def small_model(*overrides):
+    model = zoo_core.build(["num_classes=5", "dim=32", "tokenizer.unit=char_ngrams", *overrides])
+    model.labels = list(LABELS)
+    return model.eval()
+
+
+def zoo_logits(model, token_lists):
+    with torch.no_grad():
+        return model(model.encode(token_lists))["logits"].numpy()
+
+
+def artefact_logits(model, artefact, token_lists):
+    enc = model.encode(token_lists)
+    return artefact(*[enc[k] for k in input_names(model)])
+
+
+# other batch sizes and lengths than the export example (3 x 5 tokens)
+BATCHES = [[["one"]], [["a", "b"], ["c", "d"]], [[f"w{i}" for i in range(40)], ["z"], ["p", "q", "r"]]]
+
+
+@pytest.fixture(scope="module")
+def onnx_export(tmp_path_factory):
+    pytest.importorskip("onnxruntime")
+    pytest.importorskip("onnxscript")
+    model = small_model()
+    path, meta = export(model, "onnx", tmp_path_factory.mktemp("onnx") / "model.onnx")
+    return model, path, meta
+
+
+def test_onnx_matches_zoo_with_dynamic_batch_and_length(onnx_export):
+    model, path, meta = onnx_export
+    artefact, info = load_artefact(path)
+    assert [i["name"] for i in info["inputs"]] == ["bits", "bit_weight", "mask"]
+    assert info["inputs"][0]["shape"][:2] == ["batch", "tokens"]
+    assert info["labels"] == LABELS and info["embed"]["name"] == "hash"
+    for batch in BATCHES:
+        got, want = artefact_logits(model, artefact, batch), zoo_logits(model, batch)
+        assert got.shape == want.shape
+        np.testing.assert_allclose(got, want, atol=1e-4, rtol=1e-4)
+
+
+def test_torchscript_matches_zoo_and_cli_writes_it(tmp_path):
+    model = small_model("mixer=[lambda,self_attention]", "mixer.1.heads=2")
+    model.save(tmp_path / "m")
+    r = run_zoo("export", tmp_path / "m", "--format", "torchscript")
+    assert r.returncode == 0, r.stderr
+    path = tmp_path / "m" / "model.torchscript"
+    artefact, info = load_artefact(path)
+    assert info["format"] == "torchscript"
+    loaded = zoo_core.load(tmp_path / "m")
+    for batch in BATCHES:
+        np.testing.assert_allclose(artefact_logits(loaded, artefact, batch), zoo_logits(loaded, batch),
+                                   atol=1e-4, rtol=1e-4)
+
+
+def test_a_component_that_cannot_export_is_named_in_one_line(tmp_path):
+    pytest.importorskip("onnxscript")
+    model = small_model("mixer=[lambda,gru]")  # packed sequences: torch.export cannot trace them
+    with pytest.raises(ZooError) as e:
+        export(model, "onnx", tmp_path / "m.onnx")
+    (line,) = e.value.problems
+    assert "\n" not in line
+    assert line.startswith("mixer.1=gru cannot be exported to onnx (")
+    assert line.endswith("; use --format torchscript, which works for it")
+    assert not (tmp_path / "m.onnx").exists()
+
+
+def test_cli_rejects_an_unknown_format_without_traceback(tmp_path):
+    r = run_zoo("export", tmp_path, "--format", "tflite")
+    assert r.returncode == 2
+    assert r.stderr.strip() == "error: --format tflite: unknown export format; choose onnx or torchscript"
+
+
+def test_deploy_example_reproduces_zoo_predictions(onnx_export):
+    model, path, _ = onnx_export
+    block = re.search(r"```python\n(# deploy_example\.py.*?)```", DOC.read_text(encoding="utf-8"), re.S).group(1)
+    namespace = {"__name__": "deploy_example"}
+    exec(compile(block, str(DOC), "exec"), namespace)  # the documented code, verbatim
+    session, meta = namespace["load"](path)
+    got = namespace["predict"](session, meta, TEXTS, batch_size=3)
+    want = model.predict(TEXTS)
+    assert [label for label, _ in got] == [row["label"] for row in want]
+    np.testing.assert_allclose([p for _, p in got], [row["score"] for row in want], atol=1e-5)
