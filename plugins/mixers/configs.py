@@ -178,3 +178,12 @@ class GRUConfig(RecurrentConfig):
 
 class LSTMConfig(RecurrentConfig):
     pass
+
+
+class VQConfig(ModuleConfig):
+    codes: int = Field(64, ge=2, description="codebook size")
+    beta: float = Field(0.02, ge=0, description="commitment loss weight (Jukebox: 0.02)")
+    decay: float = Field(0.99, gt=0, lt=1, description="EMA decay of the codebook statistics (Jukebox mu)")
+    threshold: float = Field(1.0, ge=0, description="a code whose EMA usage count falls below this is dead and "
+                                                   "restarted at a random token state of the batch")
+    restart: bool = Field(True, description="random restarts of dead codes (Jukebox section 3.1)")
