@@ -13,3 +13,11 @@ def zoo_register_datasets(register):
              summary="short texts labelled by fortune category (Debian package 'fortunes'; "
                      "fortunes-de/-es/-it/-ru add languages with languages=true)",
              license="other", url="https://packages.debian.org/fortunes")
+
+
+@hookimpl(specname="zoo_register_datasets")
+def register_lemmas(register):
+    register("lemmas", loader="zoo_plugins.datasets.lemmas:load",
+             summary="word forms labelled by lemma (PyPI spacy-lookups-data, 27 languages): retrieval, a word "
+                     "retrieves the other forms of its lemma; evaluation forms unseen in training",
+             license="mit", url="https://pypi.org/project/spacy-lookups-data/")
