@@ -253,3 +253,8 @@ def test_hf_source_from_the_offline_cache_is_pinned(tmp_path, monkeypatch):
                             "dim=8", *WORDS])
     assert model.run_spec.model.embed.config["pinned"] == sha
     assert outputs(model)["pooled"].isfinite().all()
+    again = zoo_core.create("embed", "bert", dim=8, source="hf:zoo-test/tiny-bert@v9", pinned=sha)  # as a card pins it
+    assert torch.equal(again.encoder.word.weight, model.embed.encoder.word.weight)
+    with pytest.raises(ZooError) as e:
+        zoo_core.create("embed", "bert", pinned=sha)
+    assert "only hf: sources have commits" in one_line(e)

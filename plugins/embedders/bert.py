@@ -132,12 +132,14 @@ def _cached_snapshot(repo: str, sha: str) -> Path | None:
 def locate(source: str, pinned: str | None = None, *, download: bool = False) -> tuple[Path | None, str | None]:
     """(folder with the files, hf commit sha). The folder is None when the source is simply not
     on this machine (and ``download`` is off); a source that is there but wrong raises."""
-    from zoo_core.hub import download as hub_download, is_hub_ref, parse_ref
+    from zoo_core.hub import HubRef, download as hub_download, is_hub_ref, parse_ref
 
+    if pinned is not None and not is_hub_ref(source):
+        raise ZooError(f"embed.pinned={pinned}: only hf: sources have commits; drop embed.pinned for {source}")
     if is_hub_ref(source):
         ref = parse_ref(source)
         if download:
-            snap = hub_download(ref)
+            snap = hub_download(HubRef(ref.repo, pinned) if pinned else ref)
             return _check_folder(snap.path, source), snap.sha
         path = _cached_snapshot(ref.repo, pinned or ref.revision or "main")
         return (_check_folder(path, source) if path else None), pinned
@@ -202,9 +204,9 @@ def _read_json(path: Path, source: str) -> dict[str, Any]:
     return data
 
 
-def resolve_source(source: str) -> dict[str, Any]:
+def resolve_source(source: str, pinned: str | None = None) -> dict[str, Any]:
     """Config fields recorded when a config is resolved: ``encoder`` and, for hf:, ``pinned``."""
-    folder, sha = locate(source, download=True)
+    folder, sha = locate(source, pinned, download=True)
     arch = architecture(_read_json(folder / "config.json", source), _where(source))
     return {"encoder": arch, "pinned": sha}
 

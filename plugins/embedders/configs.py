@@ -79,9 +79,10 @@ class BertConfig(ModuleConfig):
                                                            "(default: the encoder's max_position_embeddings)")
     encoder: dict[str, object] | None = Field(None, description="filled in when the config is resolved: the encoder's "
                                                              "architecture from its config.json, recorded so a saved "
-                                                             "model rebuilds without the source")
-    pinned: str | None = Field(None, description="filled in for hf: sources: the commit sha the reference resolved "
-                                                 "to; the weights are read from that commit")
+                                                             "model rebuilds without the source",
+                                            json_schema_extra={"recorded": True})
+    pinned: str | None = Field(None, description="for hf: sources, the commit sha to read (filled in with the commit "
+                                                 "the reference resolved to when unset)")
 
     @model_validator(mode="before")
     @classmethod
@@ -92,5 +93,5 @@ class BertConfig(ModuleConfig):
             if isinstance(source, str):
                 from .bert import resolve_source  # torch is imported only when a bert config is resolved
 
-                data = {**data, **resolve_source(source)}
+                data = {**data, **resolve_source(source, data.get("pinned"))}
         return data
