@@ -23,15 +23,19 @@ exceeds the time budget, or where materialised (B, H, N, N) scores would not fit
 from __future__ import annotations
 
 import argparse
-import math
 import os
 import statistics
 import sys
 from dataclasses import dataclass, field
 from typing import Callable
 
-import torch
-from torch import Tensor, nn
+# On a shared machine spinning OpenMP workers burn the time slices they wait in (a 2-thread
+# op can run several times slower than on 1 thread); passive workers sleep instead. It must
+# be set before torch is imported; an explicit setting in the environment wins.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+import torch  # noqa: E402
+from torch import Tensor, nn  # noqa: E402
 from torch.nn import functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -310,7 +314,8 @@ def main(argv: list[str] | None = None) -> int:
              f"torch {info['torch']}, Python {info['python']}; {info['date']}. Load average (1/5/15 min) "
              f"at the start {load_before}, at the end {info['load']}: other processes share the cores, "
              "so compare ratios within a column rather than absolute times.",
-             f"Batches (32, N, 64), no padding; median of {repeats} runs after a warm-up; {malloc_note}. "
+             f"Batches (32, N, 64), no padding; median of {repeats} runs after a warm-up; {malloc_note}; "
+             f"OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY')}. "
              "Times in ms; in brackets the ratio to SDPA (a 4-head attention layer on "
              "torch.nn.functional.scaled_dot_product_attention with q/k/v/output projections) "
              "measured in the same run. Command: `.venv/bin/python benchmarks/mixers.py "
