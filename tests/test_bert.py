@@ -130,6 +130,16 @@ def test_save_and_load_without_the_source(tmp_path):
     assert loaded.embed.state_tokens([["Zoo!"]]) == [["Zoo!"]]
 
 
+def test_a_recorded_encoder_that_no_longer_matches_its_source_is_not_used(tmp_path):
+    folder = tiny(tmp_path / "t")
+    cfg = zoo_core.create("embed", "bert", dim=8, source=str(folder)).cfg.model_dump()
+    (folder / "config.json").write_text(json.dumps({**TINY, "intermediate_size": 32}))
+    emb = zoo_core.create("embed", "bert", **cfg)  # as a checkpoint's spec: weights come from its state
+    with pytest.raises(ZooError) as e:
+        emb.encode([["hello"]])
+    assert "differs from the recorded one (intermediate_size)" in one_line(e)
+
+
 def test_pieces_label_the_states_for_explanations():
     emb = zoo_core.create("embed", "bert", dim=16, states="pieces")
     tokens = [["Unaltered", "zoo"]]

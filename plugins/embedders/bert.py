@@ -328,17 +328,19 @@ class BertEmbedder(Embedder):
         self.proj = nn.Linear(hidden, cfg.dim) if hidden != cfg.dim else None
         self.max_pieces = min(cfg.max_pieces or arch["max_position_embeddings"], arch["max_position_embeddings"])
         self._tokenizer, self._tokenizer_text = None, None
+        # Without usable files here, a checkpoint being loaded brings weights and tokenizer
+        # (load_state_json, then the strict state dict); anything else stops at encode().
         folder, _ = locate(cfg.source, cfg.pinned)
+        self._absent = f"{where}: the encoder's files are not on this machine" if folder is None else None
         if folder is not None:
             found = architecture(_read_json(folder / "config.json", cfg.source), where)
-            if found != arch:
-                changed = sorted(k for k in arch if found.get(k) != arch[k])
-                raise ZooError(f"{where}: the encoder there no longer matches the recorded one ({', '.join(changed)} "
-                               f"differ); rebuild the config from the source (drop embed.encoder)")
-            self.encoder.load_hf(folder / "model.safetensors", where)
-            self._set_tokenizer((folder / "tokenizer.json").read_text(encoding="utf-8"), where)
-        # else: not on this machine; a checkpoint brings weights and tokenizer (load_state_json)
-        self._absent = None if folder is not None else where
+            changed = sorted(k for k in arch if found.get(k) != arch[k])
+            if changed:
+                self._absent = (f"{where}: the encoder there differs from the recorded one ({', '.join(changed)}); "
+                                f"rebuild the config from the source (without embed.encoder)")
+            else:
+                self.encoder.load_hf(folder / "model.safetensors", where)
+                self._set_tokenizer((folder / "tokenizer.json").read_text(encoding="utf-8"), where)
         if cfg.freeze_encoder:
             self.encoder.requires_grad_(False)
 
@@ -349,8 +351,7 @@ class BertEmbedder(Embedder):
 
     def _require_tokenizer(self):
         if self._tokenizer is None:
-            raise ZooError(f"{self._absent}: the encoder's files are not on this machine and no checkpoint state "
-                           f"was loaded; install or pull the source ({FIX})")
+            raise ZooError(f"{self._absent}, and no checkpoint state was loaded; {FIX}")
         return self._tokenizer
 
     def state_json(self) -> dict[str, Any]:
