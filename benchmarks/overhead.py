@@ -1,0 +1,213 @@
+"""Framework overhead: steps/s of zoo's Trainer against a hand-written minimal PyTorch loop
+training the same model (same components, seed, optimizer, LR schedule, clipping) on the
+same batches (the Trainer's own epoch-0 batches), in the same run. zoo should stay within
+10% of the minimal loop.
+
+    .venv/bin/python benchmarks/overhead.py [--steps 300] [--repeats 3] [--out docs/benchmarks/overhead.md] [zoo overrides...]
+
+Each measurement runs in a fresh subprocess (the two alternate, ``--repeats`` times each;
+the table shows medians), so each one's peak memory is its own: ``ru_maxrss`` of that
+process (resource.getrusage), i.e. the peak resident set including the interpreter, torch,
+the data set and the model. The minimal loop's batches are encoded before it starts; the
+Trainer encodes each batch in its loop (the hash codes come from the embedder's cache), as
+it does in every real run, so that cost is part of zoo's overhead. Steps/s is measured
+between the end of step ``--warmup`` and the end of step ``--steps``: data loading, model
+building, validation and the final checkpoint are outside the window.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+
+
+def _maxrss_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+
+
+def _setup(args):
+    import torch
+
+    sys.path.insert(0, str(HERE.parent))
+    from zoo_core.spec import compose
+    from zoo_plugins.datasets.langid import load
+
+    torch.set_num_threads(args.threads)
+    splits = load(seed=args.seed, words_per_language=args.words)
+    run = compose(["recipe=default", f"data.options.words_per_language={args.words}", f"threads={args.threads}",
+                   f"seed={args.seed}", *args.overrides])
+    return run, splits
+
+
+def now() -> tuple[float, float]:
+    return time.perf_counter(), time.process_time()
+
+
+class StepClock:
+    """Trainer callback: (wall, CPU) time at the end of each optimizer step; with ``warm``,
+    fills the embedder's code cache with every training token before the first step."""
+
+    def __init__(self, warm: bool):
+        self.warm, self.times = warm, []
+
+    def on_train_start(self, trainer):
+        if self.warm:
+            for start in range(0, len(trainer.train_tokens), 4096):
+                trainer.model.encode(trainer.train_tokens[start:start + 4096])
+
+    def on_step_end(self, trainer, step, loss):
+        self.times.append(now())
+
+
+def rates(times: list[tuple[float, float]], warmup: int) -> dict:
+    steps = len(times) - warmup
+    return {"steps_per_s": steps / (times[-1][0] - times[warmup - 1][0]),
+            "steps_per_cpu_s": steps / (times[-1][1] - times[warmup - 1][1]), "steps": len(times)}
+
+
+def worker_zoo(args, warm: bool) -> dict:
+    from zoo_core.training import Trainer
+
+    run, splits = _setup(args)
+    clock = StepClock(warm)
+    with tempfile.TemporaryDirectory() as tmp:
+        trainer = Trainer(run, Path(tmp) / "m", progress=False, max_steps=args.steps, callbacks=[clock])
+        if args.profile:
+            import cProfile
+            import pstats
+
+            prof = cProfile.Profile()
+            prof.runcall(trainer.fit, splits=splits)
+            pstats.Stats(prof, stream=sys.stderr).sort_stats("cumulative").print_stats(40)
+        else:
+            trainer.fit(splits=splits)
+    return {**rates(clock.times, args.warmup), "maxrss_mib": _maxrss_mib()}
+
+
+def worker_minimal(args) -> dict:
+    import torch
+    from torch import nn
+
+    from zoo_core.compose import build_model, build_optimizer
+    from zoo_core.tokenize import Tokenizer
+    from zoo_core.training import epoch_batches, lr_factor
+
+    run, splits = _setup(args)
+    labels = sorted(set(splits.train.labels))
+    index = {label: i for i, label in enumerate(labels)}
+    tokens = Tokenizer(run.tokenizer).batch(splits.train.texts)
+    y = [index[label] for label in splits.train.labels]
+    run.model.num_classes = len(labels)
+    model = build_model(run.model, seed=run.seed)
+    model.embed.fit(tokens)
+    t = run.train
+    batches = epoch_batches([len(x) for x in tokens], t.batch_size, run.seed, 0)[: args.steps]
+    data = [(model.encode([tokens[i] for i in idx]), torch.tensor([y[i] for i in idx])) for idx in batches]
+    opt = build_optimizer(model, run.model.optim, lr=t.lr)
+    total = -(-len(tokens) // t.batch_size) * t.epochs  # the Trainer's schedule length
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_factor(s, total, t.warmup, t.schedule))
+    model.train()
+    times = []
+    for inputs, target in data:  # the whole loop: forward, loss, backward, clip, step
+        loss = model.loss(model(inputs), target)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        nn.utils.clip_grad_norm_(model.parameters(), t.clip)
+        opt.step()
+        sched.step()
+        times.append(now())
+    return {**rates(times, args.warmup), "maxrss_mib": _maxrss_mib()}
+
+
+def machine() -> str:
+    sys.path.insert(0, str(HERE))
+    from _timing import machine as info
+
+    m = info()
+    return f"{m['cpu']}, {m['cores']} cores, torch {m['torch']}, Python {m['python']}, {m['date']}"
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--steps", type=int, default=300, help="optimizer steps per measurement")
+    parser.add_argument("--warmup", type=int, default=30, help="steps before the timing window opens")
+    parser.add_argument("--repeats", type=int, default=3, help="measurements of each loop (alternating)")
+    parser.add_argument("--words", type=int, default=2000, help="top words per language of the langid data")
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", type=Path, help="also write the table as Markdown here")
+    parser.add_argument("--worker", choices=list(LOOPS), help=argparse.SUPPRESS)
+    parser.add_argument("--profile", action="store_true", help="cProfile one zoo run (warm codes) to stderr")
+    parser.add_argument("overrides", nargs="*", help="zoo overrides on top of the default recipe")
+    args = parser.parse_args(argv)
+    if args.profile:
+        print(json.dumps(worker_zoo(args, warm=True)))
+        return
+    if args.worker:
+        print(json.dumps(LOOPS[args.worker][1](args)))
+        return
+
+    common = [f"--steps={args.steps}", f"--warmup={args.warmup}", f"--words={args.words}",
+              f"--threads={args.threads}", f"--seed={args.seed}", *args.overrides]
+    runs: dict[str, list[dict]] = {name: [] for name in LOOPS}
+    for r in range(args.repeats):
+        for name in LOOPS:
+            proc = subprocess.run([sys.executable, __file__, f"--worker={name}", *common], capture_output=True,
+                                  text=True)
+            if proc.returncode:
+                sys.exit(f"{name} worker failed:\n{proc.stderr[-3000:]}")
+            runs[name].append(json.loads(proc.stdout.strip().splitlines()[-1]))
+            x = runs[name][-1]
+            print(f"  run {r + 1}/{args.repeats} {name}: {x['steps_per_cpu_s']:.1f} steps/CPU-s, "
+                  f"{x['steps_per_s']:.1f} steps/s, peak RSS {x['maxrss_mib']:.0f} MiB", file=sys.stderr)
+
+    def med(name, key):
+        return statistics.median(x[key] for x in runs[name])
+
+    base = {key: med("minimal", key) for key in ("steps_per_cpu_s", "steps_per_s", "maxrss_mib")}
+    lines = [f"Framework overhead: the default recipe (hash -> lambda -> seed attention, dim 64, batch 128, SMORMS3, "
+             f"clipping, warm-up + cosine) on word-level language ID (wordfreq top {args.words} x 42 languages), "
+             f"steps {args.warmup + 1}-{args.steps} of epoch 0, {args.threads} thread(s), median of {args.repeats} "
+             f"alternating subprocess runs each. Steps per CPU-second (process time) is the primary figure: the "
+             f"machine is shared, and wall-clock rates move with other people's jobs.",
+             f"Machine: {machine()}.",
+             f"Overrides: `{' '.join(args.overrides) or '(none)'}`", "",
+             "| loop | steps/CPU-s | / minimal | steps/s (wall) | / minimal | peak RSS MiB (ru_maxrss) | / minimal |",
+             "|---|---:|---:|---:|---:|---:|---:|"]
+    for name, (label, _) in LOOPS.items():
+        c, w, m = med(name, "steps_per_cpu_s"), med(name, "steps_per_s"), med(name, "maxrss_mib")
+        lines.append(f"| {label} | {c:.1f} | {c / base['steps_per_cpu_s']:.3f} | {w:.1f} | "
+                     f"{w / base['steps_per_s']:.3f} | {m:.0f} | {m / base['maxrss_mib']:.3f} |")
+    lines.append("")
+    for name in ("zoo_warm", "zoo_cold"):
+        ratio = med(name, "steps_per_cpu_s") / base["steps_per_cpu_s"]
+        lines.append(f"- {LOOPS[name][0]}: {ratio:.1%} of the minimal loop's steps per CPU-second "
+                     f"({'within' if ratio >= 0.9 else 'NOT within'} the 10% budget).")
+    lines.append("- All runs (steps/CPU-s): " + "; ".join(
+        f"{n} " + ", ".join(f"{x['steps_per_cpu_s']:.1f}" for x in runs[n]) for n in runs) + ".")
+    text = "\n".join(lines)
+    print(text)
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(text + "\n")
+
+
+LOOPS = {
+    "minimal": ("hand-written PyTorch loop, batches encoded beforehand", worker_minimal),
+    "zoo_warm": ("zoo Trainer.fit, hash codes cached beforehand (as in epochs 2+)",
+                 lambda args: worker_zoo(args, warm=True)),
+    "zoo_cold": ("zoo Trainer.fit, codes computed as tokens first appear (epoch 1)",
+                 lambda args: worker_zoo(args, warm=False)),
+}
+
+
+if __name__ == "__main__":
+    main()
