@@ -10,6 +10,9 @@ forward (eval, no_grad) and forward+backward (train; d(sum of outputs)/d(inputs 
 the median of several runs after a warm-up. Every time is also given as a ratio to "SDPA":
 a standard 4-head attention layer (q/k/v and output projections around
 torch.nn.functional.scaled_dot_product_attention), measured in the same run at every N.
+Runs are interleaved in rounds (each round times every method once) and the ratio is the
+median over rounds of (method / SDPA in the same round), so that load from other processes
+on a shared machine falls on every method alike.
 
 By default glibc malloc is told to keep freed memory for reuse (``--system-malloc`` turns
 that off): in a VM every fresh 32 MiB tensor otherwise costs thousands of page faults,
@@ -55,6 +58,7 @@ class Entry:
     complexity: str = "linear"  # "linear", "n log n", "quadratic"
     dense_scores: bool = False  # materialises (B, H, N, N) attention scores
     times: dict = field(default_factory=dict)  # (N, "fwd"|"fb") -> seconds or a skip note
+    ratios: dict = field(default_factory=dict)  # (N, "fwd"|"fb") -> median paired ratio to SDPA
 
 
 # --------------------------------------------------------------------------- baselines
@@ -151,44 +155,64 @@ def peer_entries(only: set[str] | None) -> tuple[list[Entry], list[str]]:
 
 
 # --------------------------------------------------------------------------- measuring
-def measure(entry: Entry, n: int, repeats: int, budget_s: float, mem_bytes: float, prev: dict) -> None:
-    if entry.dense_scores and B * H * n * n * 4 * 4 > mem_bytes:
-        note = f"skip: (B,H,N,N) scores need ~{B * H * n * n * 16 / 2**30:.0f} GiB"
-        entry.times[(n, "fwd")] = entry.times[(n, "fb")] = note
-        return
-    power = {"quadratic": 2, "n log n": 1.1}.get(entry.complexity, 1)
-    for mode in ("fwd", "fb"):
-        last = prev.get(mode)
-        if last is not None and entry.label != "SDPA":
-            n_prev, t_prev = last
-            estimate = t_prev * (n / n_prev) ** power
-            if estimate * (repeats + 1) > budget_s:
-                entry.times[(n, mode)] = f"skip: ~{estimate:.1f} s a run"
-                continue
-        torch.manual_seed(0)
-        module = entry.build(n)
-        x = torch.randn(B, n, D)
-        mask = torch.ones(B, n, dtype=torch.bool)
-        if mode == "fwd":
-            module.eval()
+def make_run(entry: Entry, n: int, mode: str, x: Tensor, xg: Tensor, mask: Tensor) -> Callable[[], None]:
+    torch.manual_seed(0)
+    module = entry.build(n)
+    if mode == "fwd":
+        module.eval()
 
-            def run():
-                with torch.no_grad():
-                    module(x, mask)
-        else:
-            module.train()
-            xg = x.clone().requires_grad_(True)
+        def run():
+            with torch.no_grad():
+                module(x, mask)
+    else:
+        module.train()
 
-            def run():
-                module.zero_grad(set_to_none=True)
-                xg.grad = None
-                module(xg, mask).float().sum().backward()
-        try:
-            entry.times[(n, mode)] = median_seconds(run, repeats)
-            prev[mode] = (n, entry.times[(n, mode)])
-        except RuntimeError as e:  # e.g. out of memory
-            entry.times[(n, mode)] = f"failed: {str(e).splitlines()[0][:60]}"
-        del module, run  # freed by reference counting before the next build
+        def run():
+            module.zero_grad(set_to_none=True)
+            xg.grad = None
+            module(xg, mask).float().sum().backward()
+    return run
+
+
+def measure_length(entries: list[Entry], ref: Entry, n: int, repeats: int, budget_s: float, mem_bytes: float,
+                   prev: dict) -> None:
+    """Time every entry at length n in interleaved rounds: round r runs every entry once, so
+    load from other processes hits all of them alike. Time = median over rounds; ratio =
+    median over rounds of (entry time / SDPA time in the same round)."""
+    x = torch.randn(B, n, D)
+    xg = x.clone().requires_grad_(True)
+    mask = torch.ones(B, n, dtype=torch.bool)
+    power = {"quadratic": 2, "n log n": 1.1}
+    jobs = []
+    for e in entries:
+        if e.dense_scores and B * H * n * n * 4 * 4 > mem_bytes:
+            e.times[(n, "fwd")] = e.times[(n, "fb")] = f"skip: (B,H,N,N) scores need ~{B * H * n * n * 16 / 2**30:.0f} GiB"
+            continue
+        for mode in ("fwd", "fb"):
+            last = prev[e.label].get(mode)
+            if last is not None and e is not ref:
+                estimate = last[1] * (n / last[0]) ** power.get(e.complexity, 1)
+                if estimate * (repeats + 1) > budget_s:
+                    e.times[(n, mode)] = f"skip: ~{estimate:.0f} s a run"
+                    continue
+            try:
+                run = make_run(e, n, mode, x, xg, mask)
+                run()  # warm-up
+                jobs.append((e, mode, run))
+            except RuntimeError as err:  # e.g. out of memory
+                e.times[(n, mode)] = f"failed: {str(err).splitlines()[0][:60]}"
+    samples: dict[tuple[str, str], list[float]] = {(e.label, mode): [] for e, mode, _ in jobs}
+    for r in range(repeats):
+        for e, mode, run in jobs:
+            samples[(e.label, mode)].append(median_seconds(run, 1, warmup=0))
+        print(f"N={n}: round {r + 1}/{repeats} done", file=sys.stderr, flush=True)
+    for e, mode, _ in jobs:
+        times = samples[(e.label, mode)]
+        e.times[(n, mode)] = statistics.median(times)
+        ref_times = samples.get((ref.label, mode))
+        if ref_times:
+            e.ratios[(n, mode)] = statistics.median(t / rt for t, rt in zip(times, ref_times))
+        prev[e.label][mode] = (n, e.times[(n, mode)])
 
 
 # --------------------------------------------------------------------------- reporting
@@ -198,8 +222,8 @@ def cell(entry: Entry, ref: Entry, n: int, mode: str) -> str:
         return "-"
     if isinstance(t, str):
         return t
-    r = ref.times.get((n, mode))
-    ratio = f" ({t / r:.2f}x)" if isinstance(r, float) else ""
+    r = entry.ratios.get((n, mode))
+    ratio = f" ({r:.2f}x)" if r is not None else ""
     return f"{t * 1000:.0f}{ratio}" if t >= 0.01 else f"{t * 1000:.1f}{ratio}"
 
 
@@ -238,8 +262,8 @@ def verdicts(zoo: list[Entry], peers: list[Entry], ref: Entry, lengths) -> list[
                 note = " (O(N log N) by nature)" if e.complexity == "n log n" else ""
                 out.append(f"- {e.label}: {g:.2f}x -> {'met' if g <= limit else 'MISSED'}{note}")
     lam = next((e for e in zoo if e.label == "lambda"), None)
-    if lam and 512 in lengths and isinstance(lam.times.get((512, "fb")), float):
-        r = lam.times[(512, "fb")] / ref.times[(512, "fb")]
+    if lam and (512, "fb") in lam.ratios:
+        r = lam.ratios[(512, "fb")]
         out += ["", f"lambda fwd+bwd at (32, 512, 64): {r:.3f}x SDPA (target <= 0.2x) -> "
                     f"{'met' if r <= 0.2 else 'MISSED'}"]
     out += ["", "Zoo vs peer of the same method (time ratio zoo / peer, median over the N both ran; <= 1.0 "
@@ -251,8 +275,9 @@ def verdicts(zoo: list[Entry], peers: list[Entry], ref: Entry, lengths) -> list[
             continue
         parts = []
         for mode, name in (("fwd", "fwd"), ("fb", "fwd+bwd")):
-            ratios = [z.times[(n, mode)] / p.times[(n, mode)] for n in lengths
-                      if isinstance(z.times.get((n, mode)), float) and isinstance(p.times.get((n, mode)), float)]
+            # each as a ratio to SDPA in the same rounds, so the comparison is paired too
+            ratios = [z.ratios[(n, mode)] / p.ratios[(n, mode)] for n in lengths
+                      if (n, mode) in z.ratios and (n, mode) in p.ratios]
             if ratios:
                 m = statistics.median(ratios)
                 parts.append(f"{name} {m:.2f} ({'met' if m <= 1.0 else 'MISSED'}; per N: "
@@ -287,7 +312,7 @@ def main(argv: list[str] | None = None) -> int:
     repeats = args.repeats or (2 if args.quick else 5)
     only = set(args.only.split(",")) if args.only else None
     try:
-        mem_bytes = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") * 0.4
+        mem_bytes = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") * 0.25
     except (ValueError, OSError):
         mem_bytes = 8 * 2**30
 
@@ -301,8 +326,8 @@ def main(argv: list[str] | None = None) -> int:
     load_before = load_average()
     prev: dict[str, dict] = {e.label: {} for e in everyone}
     for n in lengths:
+        measure_length(everyone, ref, n, repeats, args.budget, mem_bytes, prev)
         for e in everyone:
-            measure(e, n, repeats, args.budget, mem_bytes, prev[e.label])
             done = {m: e.times.get((n, m)) for m in ("fwd", "fb")}
             print(f"N={n:5d} {e.label:45s} " + "  ".join(
                 f"{m}={v * 1000:9.1f} ms" if isinstance(v, float) else f"{m}={v}" for m, v in done.items()),
@@ -314,11 +339,12 @@ def main(argv: list[str] | None = None) -> int:
              f"torch {info['torch']}, Python {info['python']}; {info['date']}. Load average (1/5/15 min) "
              f"at the start {load_before}, at the end {info['load']}: other processes share the cores, "
              "so compare ratios within a column rather than absolute times.",
-             f"Batches (32, N, 64), no padding; median of {repeats} runs after a warm-up; {malloc_note}; "
-             f"OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY')}. "
+             f"Batches (32, N, 64), no padding; median of {repeats} interleaved rounds after a warm-up; "
+             f"{malloc_note}; OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY')}. "
              "Times in ms; in brackets the ratio to SDPA (a 4-head attention layer on "
-             "torch.nn.functional.scaled_dot_product_attention with q/k/v/output projections) "
-             "measured in the same run. Command: `.venv/bin/python benchmarks/mixers.py "
+             "torch.nn.functional.scaled_dot_product_attention with q/k/v/output projections): the median "
+             "over rounds of the ratio to SDPA timed in the same round. "
+             "Command: `.venv/bin/python benchmarks/mixers.py "
              + " ".join(argv if argv is not None else sys.argv[1:]) + "`.", ""]
     if problems:
         lines += [f"Peer unavailable: {p}" for p in problems] + [""]
