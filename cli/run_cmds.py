@@ -109,38 +109,59 @@ def eval_cmd(
     as_json: bool = typer.Option(False, "--json", help="print one JSON object"),
     plot: Optional[Path] = typer.Option(None, help="confusion-matrix PNG (default: confusion_matrix.png here)"),
 ):
-    """Accuracy, macro-F1, per-class precision/recall and a confusion matrix."""
+    """Score a model with its task's metrics: classification gives accuracy, macro-F1, per-class
+    precision/recall and a confusion-matrix PNG; retrieval NDCG@k, MAP, recall@k; few-shot the
+    episode accuracy with a 95% interval."""
     from zoo_core.metrics import plot_confusion
+    from zoo_core.tasks import get_task
     from zoo_core.tokenize import Tokenizer
-    from zoo_core.training import evaluate_tokens
 
     if split not in ("test", "valid", "train"):
         raise ZooError(f"--split {split}: use test, valid or train")
     model = _load(model_ref)
+    task = get_task(model.run_spec.task)
     examples, name = _examples_for(data, split, model.run_spec.seed)
-    index = {label: i for i, label in enumerate(model.labels or [])}
-    unknown = sorted(set(examples.labels) - set(index))
-    if unknown:
-        raise ZooError(f"{data}: labels the model does not know: {unknown[:10]}; the model predicts "
-                       f"{', '.join(list(index)[:20])}")
+    if task.name == "classification":
+        labels = list(model.labels or [])
+        unknown = sorted(set(examples.labels) - set(labels))
+        if unknown:
+            raise ZooError(f"{data}: labels the model does not know: {unknown[:10]}; the model predicts "
+                           f"{', '.join(labels[:20])}")
+    else:  # retrieval / few-shot score the file's own groups, which the model need not know
+        labels = sorted(set(examples.labels))
+    index = {label: i for i, label in enumerate(labels)}
     tokens = Tokenizer(model.run_spec.tokenizer).batch(examples.texts)
-    report = evaluate_tokens(model, tokens, [index[l] for l in examples.labels], model.labels)
-    plot = plot or Path("confusion_matrix.png")
-    plot_confusion(report, plot, title=f"{Path(model_ref).name} on {name}: accuracy {report['accuracy']:.3f}")
+    report = task.evaluate(model, tokens, [index[l] for l in examples.labels], labels)
+    report.setdefault("n", len(examples))
+    has_classes = "per_class" in report and "confusion" in report
+    if has_classes:
+        plot = plot or Path("confusion_matrix.png")
+        plot_confusion(report, plot, title=f"{Path(str(model_ref)).name} on {name}: accuracy {report['accuracy']:.3f}")
     if as_json:
-        report["confusion_plot"] = str(plot)
+        if has_classes:
+            report["confusion_plot"] = str(plot)
+        report["task"] = model.run_spec.task
         typer.echo(json.dumps(report))
         return
-    table = Table(title=f"{model_ref} on {name} ({report['n']} examples)", title_justify="left")
-    for col in ("class", "precision", "recall", "F1", "support"):
-        table.add_column(col, justify="left" if col == "class" else "right")
-    for label, v in report["per_class"].items():
-        table.add_row(label, f"{v['precision']:.3f}", f"{v['recall']:.3f}", f"{v['f1']:.3f}", str(v["support"]))
-    table.add_section()
-    table.add_row("accuracy", "", "", f"{report['accuracy']:.4f}", str(report["n"]))
-    table.add_row("macro-F1", "", "", f"{report['macro_f1']:.4f}", "")
+    table = Table(title=f"{_plain(str(model_ref))} on {_plain(name)} ({report['n']} examples, task {task.name})",
+                  title_justify="left")
+    if has_classes:
+        for col in ("class", "precision", "recall", "F1", "support"):
+            table.add_column(col, justify="left" if col == "class" else "right")
+        for label, v in report["per_class"].items():
+            table.add_row(_plain(label), f"{v['precision']:.3f}", f"{v['recall']:.3f}", f"{v['f1']:.3f}", str(v["support"]))
+        table.add_section()
+        table.add_row("accuracy", "", "", f"{report['accuracy']:.4f}", str(report["n"]))
+        table.add_row("macro-F1", "", "", f"{report['macro_f1']:.4f}", "")
+    else:
+        table.add_column("metric")
+        table.add_column("value", justify="right")
+        for key in task.metrics:
+            if isinstance(report.get(key), (int, float)) and key != "loss":
+                table.add_row(key, f"{report[key]:.4f}")
     _print_table(table)
-    out.print(f"confusion matrix saved to {_plain(str(plot))}")
+    if has_classes:
+        out.print(f"confusion matrix saved to {_plain(str(plot))}")
 
 
 @app.command()

@@ -31,6 +31,9 @@ def spec_to_overrides(run: RunSpec) -> list[str]:
             for key, value in s.config.items():
                 if key == "dim" or key not in defaults:
                     continue
+                extra = defaults[key].json_schema_extra
+                if isinstance(extra, dict) and extra.get("recorded"):  # recorded by the component, not typed
+                    continue
                 if value != defaults[key].get_default(call_default_factory=True):
                     out.append(f"{prefix}.{key}={_fmt(value)}")
     for key, field in ModelSpec.model_fields.items():
@@ -97,18 +100,23 @@ def render_card(model, *, splits=None, result=None, device: str = "cpu", command
     best = getattr(result, "best", None) or {}
     scores = test or best
     split_name = "test" if test else "validation"
+    from .tasks import get_task
+
+    task = get_task(run.task)
+    reported = [k for k in task.metrics if k != "loss" and isinstance(scores.get(k), (int, float))]
+    metric_types = {k: "f1" if k == "macro_f1" else k.replace("@", "_at_") for k in reported}
     eval_results = []
     if scores and dataset_name:
-        for metric, key in (("accuracy", "accuracy"), ("f1", "macro_f1")):
-            eval_results.append(EvalResult(task_type="text-classification", dataset_type=dataset_name,
-                                           dataset_name=dataset_name, dataset_split=split_name, metric_type=metric,
-                                           metric_value=round(float(scores[key]), 4),
-                                           metric_name="macro-F1" if key == "macro_f1" else "accuracy"))
+        for key in reported:
+            eval_results.append(EvalResult(task_type=task.pipeline_tag, dataset_type=dataset_name,
+                                           dataset_name=dataset_name, dataset_split=split_name,
+                                           metric_type=metric_types[key], metric_value=round(float(scores[key]), 4),
+                                           metric_name="macro-F1" if key == "macro_f1" else key))
     data = ModelCardData(
         library_name="zoo", license=license or (splits.license if splits and splits.license else "other"),
-        tags=["zoo", "text-classification", *[f"zoo-{c}" for c in dict.fromkeys(components)]],
-        datasets=[dataset_name] if dataset_name else None, metrics=["accuracy", "f1"],
-        pipeline_tag="text-classification", model_name=f"zoo-{'-'.join(dict.fromkeys(components[:3]))}",
+        tags=["zoo", task.pipeline_tag, f"zoo-task-{task.name}", *[f"zoo-{c}" for c in dict.fromkeys(components)]],
+        datasets=[dataset_name] if dataset_name else None, metrics=list(dict.fromkeys(metric_types.values())) or None,
+        pipeline_tag=task.pipeline_tag, model_name=f"zoo-{'-'.join(dict.fromkeys(components[:3]))}",
         eval_results=eval_results or None)
     explicit = "zoo train " + " ".join(spec_to_overrides(run))
     labels = model.labels or []
@@ -142,9 +150,10 @@ def render_card(model, *, splits=None, result=None, device: str = "cpu", command
               "Hyper-parameters: " + ", ".join(f"{k}={v}" for k, v in run.train.model_dump().items()) +
               f", seed={run.seed}.", "", "## Results", ""]
     if scores:
-        lines += [f"On the {split_name} split: accuracy **{scores['accuracy']:.4f}**, macro-F1 "
-                  f"**{scores['macro_f1']:.4f}**" + (f" (best validation accuracy {best['accuracy']:.4f})" if test and best else "")
-                  + ".", ""]
+        lines += [f"Task `{run.task}`. On the {split_name} split: "
+                  + ", ".join(f"{'macro-F1' if k == 'macro_f1' else k} **{scores[k]:.4f}**" for k in reported)
+                  + (f" (best validation {task.primary_metric} {best[task.primary_metric]:.4f})"
+                     if test and task.primary_metric in best else "") + ".", ""]
     if test and test.get("per_class"):
         lines += ["| class | precision | recall | F1 | support |", "|---|---:|---:|---:|---:|"]
         lines += [f"| {label} | {v['precision']:.3f} | {v['recall']:.3f} | {v['f1']:.3f} | {v['support']} |"

@@ -27,16 +27,18 @@ def predict(model, texts: list[str], top_k: int = 1, explain: bool = False, batc
             probs = out["logits"].float().softmax(-1).cpu()
             p, idx = probs.topk(top_k, dim=-1)
             weights = out["weights"]
+            # what each state stands for: zoo's tokens, or e.g. word-pieces for embed=bert states=pieces
+            shown = model.embed.state_tokens(tokens) if hasattr(model.embed, "state_tokens") else tokens
             for j, text in enumerate(chunk):
                 row = {"text": text, "label": labels[int(idx[j, 0])], "score": float(p[j, 0]),
                        "top": [(labels[int(i)], float(q)) for q, i in zip(p[j], idx[j])]}
                 if explain:
-                    row["tokens"] = tokens[j]
+                    row["tokens"] = shown[j]
                     if weights is None:
                         row["weights"] = None
                     else:
                         w = weights[j].float().cpu()
                         w = w.mean(0) if w.dim() == 2 else w  # several heads: their average
-                        row["weights"] = [float(x) for x in w[: len(tokens[j])]]
+                        row["weights"] = [float(x) for x in w[: len(shown[j])]]
                 results.append(row)
     return results

@@ -94,6 +94,21 @@ def evaluate_tokens(model, token_lists, label_ids, labels, batch_size=256) -> di
     return report
 
 
+def clip_gradients(model: nn.Module, max_norm: float) -> float:
+    """Clip the global gradient norm; sparse gradients (``embed.sparse=true``) count through
+    their stored values, which ``clip_grad_norm_`` cannot do."""
+    grads = [p.grad for p in model.parameters() if p.grad is not None]
+    if not any(g.is_sparse for g in grads):
+        return float(nn.utils.clip_grad_norm_(model.parameters(), max_norm))
+    norms = [(g.coalesce()._values() if g.is_sparse else g).norm() for g in grads]
+    total = torch.linalg.vector_norm(torch.stack(norms)) if norms else torch.tensor(0.0)
+    scale = max_norm / (float(total) + 1e-6)
+    if scale < 1:
+        for g in grads:
+            g.mul_(scale)
+    return float(total)
+
+
 # ---- optimizer state without pickle ----------------------------------------------------
 def split_optimizer_state(state: dict) -> tuple[dict, dict]:
     tensors, plain = {}, {"state": {}, "param_groups": state["param_groups"]}
@@ -280,7 +295,7 @@ class Trainer:
         improved = self.state["best"] is None or value > self.state["best"]
         if improved:
             self.state.update(best=value, best_epoch=epoch_done, bad_epochs=0,
-                              best_report={k: report[k] for k in ("accuracy", "macro_f1", "loss") if k in report})
+                              best_report={k: report[k] for k in self.task.metrics if k in report})
             if self.is_main:
                 save_model(self.model, self.out_dir, labels=self.labels,
                            extra={"training": {"best_epoch": epoch_done, "valid": self.state["best_report"],
@@ -331,7 +346,7 @@ class Trainer:
                     (loss * weight if weight != 1.0 else loss).backward()
                     self._emit("on_after_backward", self.state["step"])
                     if t.clip:
-                        grad_norm = float(nn.utils.clip_grad_norm_(model.parameters(), t.clip))
+                        grad_norm = clip_gradients(model, t.clip)
                     opt.step()
                     sched.step()
                     self.state["step"] += 1
@@ -354,8 +369,8 @@ class Trainer:
                 report = self._validate_and_keep_best(self.state["epoch"])
                 row = {"epoch": self.state["epoch"], "step": self.state["step"],
                        "train_loss": loss_sum / max(1, seen), "train_accuracy": correct / max(1, seen),
-                       "valid_loss": report["loss"], "valid_accuracy": report["accuracy"],
-                       "valid_macro_f1": report["macro_f1"], "lr": sched.get_last_lr()[0], "grad_norm": grad_norm,
+                       **{f"valid_{k}": report[k] for k in self.task.metrics if isinstance(report.get(k), (int, float))},
+                       "lr": sched.get_last_lr()[0], "grad_norm": grad_norm,
                        "examples_per_s": seen / max(1e-9, time.perf_counter() - t_epoch),
                        "seconds": self.state["seconds"]}
                 self.state["history"].append(row)
@@ -363,9 +378,10 @@ class Trainer:
                 if self.is_main:
                     with open(metrics_path, "a", encoding="utf-8") as f:
                         f.write(json.dumps(row) + "\n")
+                primary = self.run.train.metric or self.task.primary_metric
                 self._log(f"epoch {row['epoch']}/{t.epochs}  train loss {row['train_loss']:.4f} "
-                          f"acc {row['train_accuracy']:.4f}  valid acc {row['valid_accuracy']:.4f} "
-                          f"macro-F1 {row['valid_macro_f1']:.4f}  {row['examples_per_s']:.0f} ex/s  "
+                          f"acc {row['train_accuracy']:.4f}  valid {primary} {row[f'valid_{primary}']:.4f}  "
+                          f"{row['examples_per_s']:.0f} ex/s  "
                           f"{row['seconds']:.1f}s")
                 self.save_state()
                 if self.state["bad_epochs"] >= t.patience:
