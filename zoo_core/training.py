@@ -235,6 +235,10 @@ class Trainer:
             return idx[:1], 0.0
         return local, len(local) * self.world / len(idx)
 
+    def _encode_batch(self, batch: list[int]):
+        idx, weight = self._shard(batch)
+        return idx, weight, self.model.encode([self.train_tokens[i] for i in idx])
+
     def _any_rank(self, flag: bool) -> bool:
         if self.world == 1:
             return flag
@@ -318,6 +322,7 @@ class Trainer:
         model, opt, sched = self.model, self.optimizer, self.scheduler
         model.train()
         metrics_path = self.out_dir / "metrics.jsonl"
+        prefetch = None
         try:
             while self.state["epoch"] < t.epochs:
                 epoch = self.state["epoch"]
@@ -327,6 +332,7 @@ class Trainer:
                 loss_sum = 0.0
                 grad_norm = 0.0
                 t_epoch = time.perf_counter()
+                prefetch = Prefetcher(lambda b: self._encode_batch(batches[b]), self.state["batch"], len(batches))
                 for b in range(self.state["batch"], len(batches)):
                     if self.max_steps is not None and self.state["step"] >= self.max_steps:
                         stopped = "max_steps"
@@ -334,8 +340,8 @@ class Trainer:
                     if self._any_rank(budget is not None and time.perf_counter() - start > budget):
                         stopped = "max_minutes"
                         break
-                    idx, weight = self._shard(batches[b])
-                    inputs = {k: v.to(self.device) for k, v in model.encode([self.train_tokens[i] for i in idx]).items()}
+                    idx, weight, encoded = prefetch.get(b)
+                    inputs = {k: v.to(self.device) for k, v in encoded.items()}
                     target = torch.tensor([self.train_y[i] for i in idx], device=self.device)
                     out = self.forward_model(inputs)
                     loss = self.task.loss(model, out, target, idx)
@@ -359,6 +365,7 @@ class Trainer:
                     if progress is not None:
                         rate = seen / max(1e-9, time.perf_counter() - t_epoch)
                         progress.update(self._task, advance=1, loss=loss_sum / seen, acc=correct / seen, rate=rate)
+                prefetch.close()
                 if progress is not None:
                     progress.stop()
                 if stopped != "completed":
@@ -389,6 +396,8 @@ class Trainer:
                     break
         except KeyboardInterrupt:
             stopped = "interrupted"
+            if prefetch is not None:
+                prefetch.close()
         self.state["seconds"] = time.perf_counter() - start
         if stopped in ("max_steps", "max_minutes", "interrupted"):
             if self.state["best"] is None and self.state["step"] > 0 and self.is_main:
@@ -468,3 +477,30 @@ class CompiledOrEager:
                 self.log(f"compile=true: torch.compile does not work here ({type(exc).__name__}: {first[:200]}); "
                          f"training continues without compilation")
         return self.module(*args, **kwargs)
+
+
+class Prefetcher:
+    """Encodes batch b+1 on a worker thread while batch b trains: encoding is Python work
+    (tokens -> codes) that overlaps torch's GIL-free compute. One worker, in order, so the
+    embedder's caches see one caller at a time; ``close`` waits for it before anything
+    else (validation) encodes."""
+
+    def __init__(self, fn, first: int, end: int):
+        from concurrent.futures import ThreadPoolExecutor
+
+        self.fn, self.end = fn, end
+        self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="zoo-encode")
+        self.pending = {first: self.pool.submit(fn, first)} if first < end else {}
+
+    def get(self, b: int):
+        future = self.pending.pop(b, None)
+        result = future.result() if future is not None else self.fn(b)
+        if b + 1 < self.end:
+            self.pending[b + 1] = self.pool.submit(self.fn, b + 1)
+        return result
+
+    def close(self) -> None:
+        for future in self.pending.values():
+            future.cancel()
+        self.pool.shutdown(wait=True)
+        self.pending.clear()
