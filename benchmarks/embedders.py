@@ -120,36 +120,39 @@ def table(rows: dict[str, dict[str, float]]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tokens", type=int, default=200_000, help="tokens in the stream")
-    parser.add_argument("--threads", type=int, default=2, help="torch intra-op threads")
+    parser.add_argument("--threads", default="2", help="torch intra-op threads; a list such as 2,1 gives a "
+                                                       "table for each")
     parser.add_argument("--repeats", type=int, default=3, help="runs per embedder; the best is reported")
     parser.add_argument("--out", default="docs/benchmarks/embedders.md", help="markdown file ('' to skip)")
     args = parser.parse_args()
-    torch.set_num_threads(args.threads)
-    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
 
     batches = zipf_stream(args.tokens)
     n_tokens = sum(len(s) for b in batches for s in b)
     distinct = len({w for b in batches for s in b for w in s})
-    rows = {name: measure(name, batches, n_tokens, args.repeats) for name in EMBEDDERS}
-    text = table(rows)
-    where = (f"Machine: {machine()}, {os.cpu_count()} cores, torch {torch.__version__} "
-             f"({args.threads} threads), Python {platform.python_version()}, "
-             f"{datetime.date.today().isoformat()}.")
     stream = (f"Stream: {n_tokens:,} tokens ({distinct:,} distinct English words, Zipfian by wordfreq "
               f"frequency) in {len(batches)} batches of {BATCH} sequences of 1-{MAX_LEN} tokens; dim=64, "
-              f"default options.")
-    where += f" Load average (1 min) before the run: {load:.2f}."
-    print(where, stream, "", text, sep="\n")
+              f"default options; best of {args.repeats} runs.")
+    where = (f"Machine: {machine()}, {os.cpu_count()} cores, torch {torch.__version__}, "
+             f"Python {platform.python_version()}, {datetime.date.today().isoformat()}.")
+    print(where, stream, sep="\n")
+    sections = []
+    for threads in [int(t) for t in str(args.threads).split(",")]:
+        torch.set_num_threads(threads)
+        load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+        rows = {name: measure(name, batches, n_tokens, args.repeats) for name in EMBEDDERS}
+        title = f"{threads} thread{'s' if threads > 1 else ''} (load average before the table: {load:.2f})"
+        sections.append(f"## {title}\n\n{table(rows)}\n")
+        print(f"\n{title}\n{table(rows)}")
     if args.out:
         out = Path(args.out)
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(
             "# Embedder throughput\n\n"
-            "Produced by `.venv/bin/python benchmarks/embedders.py` (see its docstring for the method). "
-            "tok/s counts real tokens; encode cold = fresh per-token caches, warm = every token cached; "
-            "forward runs under no_grad; \"x full\" is the ratio to the `full` vocabulary embedder "
-            "measured in the same run (higher is faster).\n\n"
-            f"{where}\n\n{stream}\n\n{text}\n", encoding="utf-8")
+            f"Produced by `.venv/bin/python benchmarks/embedders.py --threads {args.threads}` (see its docstring "
+            "for the method). tok/s counts real tokens; encode cold = fresh per-token caches, warm = every "
+            "token cached; forward runs under no_grad; \"x full\" is the ratio to the `full` vocabulary "
+            "embedder measured in the same run (higher is faster).\n\n"
+            f"{where}\n\n{stream}\n\n" + "\n".join(sections), encoding="utf-8")
         print(f"\nwritten to {out}")
 
 

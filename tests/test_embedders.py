@@ -404,3 +404,22 @@ def test_too_long_sequences_name_max_len():
     model = zoo_core.build(["embed=hash", "mixer=identity", "pool=mean", "pos=sinusoidal", "dim=8", "max_len=4"])
     with pytest.raises(ZooError, match="max_len"):
         model(model.encode([list("abcde")]))
+
+
+@pytest.mark.parametrize("name", ["hash", "char_pos"])
+def test_caches_are_safe_for_concurrent_callers(name):
+    """Several threads encoding at once (the trainer prefetches on a worker thread; a server
+    may use many) get what a fresh, single-threaded embedder gives."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    words = [f"w{i}" for i in range(300)] + ODD
+    g = torch.Generator().manual_seed(0)
+    batches = [[[words[j] for j in torch.randint(len(words), (5,), generator=g).tolist()] for _ in range(8)]
+               for _ in range(30)]
+    shared = make(name, cache_size=200)  # small: the cache also starts afresh while others read
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        results = list(pool.map(shared.encode, batches))
+    reference = make(name, cache_size=0)
+    for batch, got in zip(batches, results):
+        want = reference.encode(batch)
+        assert all(torch.equal(got[k], want[k]) for k in want)

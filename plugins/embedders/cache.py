@@ -5,9 +5,13 @@ computed once; a batch is then one dict lookup per token and one tensor gather.
 Row 0 of every table is padding (all zeros). ``cache_size`` bounds the distinct tokens
 kept; it is a soft limit: when it is reached the cache starts afresh before the next batch
 (a batch never loses rows it is using). ``cache_size=0`` keeps nothing between batches.
+A lock makes concurrent callers safe (zoo's trainer encodes on one worker thread, but a
+user may serve predictions from several); tensors handed out are gathered copies, so a
+later growth of the tables never changes them.
 """
 from __future__ import annotations
 
+import threading
 from typing import Callable, Sequence
 
 import torch
@@ -19,6 +23,7 @@ class TokenCache:
                  cache_size: int):
         """``code(token)`` returns one row per table; table i has ``columns[i] = (width, dtype)``."""
         self.code, self.columns, self.cache_size = code, list(columns), cache_size
+        self._lock = threading.Lock()
         self.clear()
 
     def clear(self) -> None:
@@ -39,6 +44,16 @@ class TokenCache:
 
     def index(self, batch: list[list[str]]) -> Tensor:
         """(B, T) long: each token's row, 0 at padding (T = longest sequence, at least 1)."""
+        with self._lock:
+            return self._index(batch)
+
+    def gather(self, batch: list[list[str]]) -> tuple[Tensor, list[Tensor]]:
+        """The batch's row index (B, T) and each table gathered at it, (B, T, width)."""
+        with self._lock:
+            index = self._index(batch)
+            return index, [table[index] for table in self.tables]
+
+    def _index(self, batch: list[list[str]]) -> Tensor:
         if not self.cache_size or len(self.rows) >= self.cache_size:
             self.clear()
         rows = self.rows

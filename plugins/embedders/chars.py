@@ -43,10 +43,9 @@ class CharCoder:
     def encode(self, batch: list[list[str]], min_chars: int = 1) -> dict[str, Tensor]:
         """{"chars": (B, T, L) long, 0 = padding; "mask": (B, T) bool}. L is the longest
         token of the batch (at least ``min_chars``); a padded token is all zeros."""
-        index = self._cache.index(batch)
-        ids, lengths = self._cache.tables
-        longest = max(int(lengths[index].max()), min_chars)
-        return {"chars": ids[:, :longest][index], "mask": index != 0}
+        index, (ids, lengths) = self._cache.gather(batch)
+        longest = max(int(lengths.max()), min_chars)
+        return {"chars": ids[:, :, :longest].contiguous(), "mask": index != 0}
 
 
 _MULTIPLIERS: dict[int, Tensor] = {}

@@ -57,9 +57,8 @@ class HashEmbedder(Embedder):
         return bits, tuple(weights)
 
     def encode(self, batch: list[list[str]]) -> dict[str, Tensor]:
-        index = self._cache.index(batch)
-        bits, bit_weight = self._cache.tables
-        return {"bits": bits[index], "bit_weight": bit_weight[index], "mask": index != 0}
+        index, (bits, bit_weight) = self._cache.gather(batch)
+        return {"bits": bits, "bit_weight": bit_weight, "mask": index != 0}
 
     def forward(self, inputs: dict[str, Tensor]) -> Tensor:
         bits, weight = inputs["bits"], inputs["bit_weight"]
