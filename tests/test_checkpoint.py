@@ -12,7 +12,7 @@ from zoo_core.checkpoint import load_model, save_model
 
 @pytest.fixture
 def saved(tmp_path):
-    model = zoo_core.build(["dim=16", "mixer.heads=2"])
+    model = zoo_core.build(["dim=16", "mixer=lambda", "mixer.heads=2", "pool=seed_attention"])
     model.labels = ["a", "b"]
     save_model(model, tmp_path / "m")
     return model, tmp_path / "m"
@@ -114,7 +114,7 @@ def test_crash_while_saving_leaves_previous_checkpoint_intact(saved, monkeypatch
 
 
 def test_token_dropout_hides_tokens_in_training_only():
-    model = zoo_core.build(["dim=16", "mixer.heads=2", "token_dropout=0.5", "pool=mean"])
+    model = zoo_core.build(["dim=16", "mixer=lambda", "mixer.heads=2", "token_dropout=0.5", "pool=mean"])
     inputs = model.encode([["a", "b", "c", "d", "e", "f"], ["x"]])
     model.eval()
     with torch.no_grad():

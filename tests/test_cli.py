@@ -22,7 +22,7 @@ def test_build_prints_summary_with_packages_and_total():
     (["mixer.haeds=4"], ["mixer.haeds: unknown field for mixer:lambda; did you mean 'heads'?"]),
     (["embed.num_bits=-3"], ["embed.num_bits: input should be greater than 0 (got -3)"]),
     (["foo"], ["'foo': not an override; write KEY=VALUE"]),
-    (["mixer.heads=5"], ["heads=5 must divide dim=64"]),
+    (["mixer=lambda", "mixer.heads=5"], ["heads=5 must divide dim=64"]),
     (["recipe=defualt"], ["recipe=defualt: unknown recipe; did you mean 'default'?"]),
     (["dimm=3"], ["dimm: unknown key 'dimm'; did you mean 'dim'?"]),
 ])

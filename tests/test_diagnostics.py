@@ -14,7 +14,7 @@ from zoo_core.training import Trainer
 from helpers import write_tsv
 
 SMALL = ["data=wordfreq_langid", "data.options.words_per_language=120", "data.options.languages=[en,de,fi]",
-         "dim=16", "mixer.heads=2", "train.batch_size=32", "train.epochs=3", "train.patience=5", "train.lr=0.02"]
+         "dim=16", "mixer=lambda", "mixer.heads=2", "pool=seed_attention", "train.batch_size=32", "train.epochs=3", "train.patience=5", "train.lr=0.02"]
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
@@ -121,7 +121,7 @@ def zoo(capsys, *args) -> tuple[int, str, str]:
 
 
 def test_doctor_passes_a_healthy_recipe_on_real_data(tiny_tsv, tmp_path, capsys):
-    code, stdout, stderr = zoo(capsys, "doctor", f"data={tiny_tsv}", "dim=16", "mixer.heads=2", "train.lr=0.02",
+    code, stdout, stderr = zoo(capsys, "doctor", f"data={tiny_tsv}", "dim=16", "mixer=lambda", "mixer.heads=2", "pool=seed_attention", "train.lr=0.02",
                                "--out", tmp_path / "d")
     assert code == 0, stdout + stderr
     for row in ("initial loss", "overfit one batch", "gradient reaches every parameter", "gradient flow per layer",
@@ -157,7 +157,7 @@ def test_doctor_fails_when_a_layer_gets_no_gradient(tiny_tsv, tmp_path, monkeypa
         return model
 
     monkeypatch.setattr(training, "build_model", blocked_build)
-    code, stdout, _ = zoo(capsys, "doctor", f"data={tiny_tsv}", "dim=16", "mixer.heads=2", "train.lr=0.02",
+    code, stdout, _ = zoo(capsys, "doctor", f"data={tiny_tsv}", "dim=16", "mixer=lambda", "mixer.heads=2", "pool=seed_attention", "train.lr=0.02",
                           "--steps", 30, "--out", tmp_path / "d")
     assert code == 1 and "what to try next" in stdout and "fail" in stdout
     checks = {c["name"]: diag.Check(**c) for c in json.loads((tmp_path / "d" / "doctor.json").read_text())["checks"]}
@@ -184,7 +184,7 @@ def test_explanations_as_html_and_png(tmp_path):
 
 
 def test_predict_explain_file_from_the_cli(tiny_tsv, tmp_path, capsys):
-    Trainer(compose([f"data={tiny_tsv}", "dim=16", "mixer.heads=2", "train.epochs=1", "train.plots=false",
+    Trainer(compose([f"data={tiny_tsv}", "dim=16", "mixer=lambda", "mixer.heads=2", "pool=seed_attention", "train.epochs=1", "train.plots=false",
                      "tokenizer.unit=words"]), tmp_path / "m").fit()
     code, stdout, stderr = zoo(capsys, "predict", tmp_path / "m", "das haus", "the house", "--explain-file",
                                tmp_path / "why.html")

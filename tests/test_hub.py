@@ -85,7 +85,7 @@ def env(hub, endpoint="olah", offline=False, cache=None):
 
 def tiny(path, seed=0, labels=("a", "b")):
     torch.manual_seed(seed)
-    model = zoo_core.build(["dim=16", "mixer.heads=2", f"seed={seed}"])
+    model = zoo_core.build(["dim=16", "mixer=lambda", "mixer.heads=2", "pool=seed_attention", f"seed={seed}"])
     model.labels = list(labels)
     model.save(path)
     return model

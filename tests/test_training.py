@@ -14,7 +14,7 @@ from zoo_core.training import Trainer
 from helpers import run_zoo, write_tsv
 
 SMALL = ["data=wordfreq_langid", "data.options.words_per_language=120", "data.options.languages=[en,de,fi]",
-         "dim=16", "mixer.heads=2", "train.batch_size=32", "train.epochs=3", "train.patience=5", "train.lr=0.02"]
+         "dim=16", "mixer=lambda", "mixer.heads=2", "pool=seed_attention", "train.batch_size=32", "train.epochs=3", "train.patience=5", "train.lr=0.02"]
 
 
 def train(tmp_path, name, extra=(), resume=False, max_steps=None):
@@ -100,7 +100,7 @@ def trained(tmp_path_factory):
                                           ("de", ["das", "haus", "wasser", "freund", "nacht", "grün", "würde"]))
             for w in words]
     data = write_tsv(root / "tiny.tsv", rows * 6)
-    r = run_zoo("train", f"data={data}", "dim=16", "mixer.heads=2", "train.epochs=4", "train.batch_size=8",
+    r = run_zoo("train", f"data={data}", "dim=16", "mixer=lambda", "mixer.heads=2", "pool=seed_attention", "train.epochs=4", "train.batch_size=8",
                 "data.valid_fraction=0.2", "--out", root / "model")
     assert r.returncode == 0, r.stderr
     return root, r
