@@ -50,3 +50,9 @@ def test_sections_and_data_options():
     assert run.data.options == {}  # the recipe's dataset options do not follow a user's own file
     with pytest.raises(ZooError, match="train.epoch: unknown field for train; did you mean 'epochs'"):
         compose(["train.epoch=2"])
+
+
+def test_none_spelled_on_the_command_line_is_the_name_none():
+    run = compose(["pos=none", "logger=none"])
+    assert run.model.pos == "none" and run.logger == "none"
+    assert compose(["pos=sinusoidal"]).model.pos == "sinusoidal"

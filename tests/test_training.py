@@ -194,3 +194,9 @@ def test_unknown_task_and_metric_are_clear_errors(tmp_path):
         Trainer(compose(SMALL + ["task=clasification"]), tmp_path / "x")
     with pytest.raises(ZooError, match="train.metric=ndcg: not a validation metric of task classification"):
         Trainer(compose(SMALL + ["train.metric=ndcg", "train.epochs=1"]), tmp_path / "y").fit()
+
+
+def test_sparse_gradients_with_a_dense_optimizer_is_a_clear_error(tmp_path):
+    run = compose(SMALL + ["embed=full", "embed.sparse=true", "optim=adamw", "train.epochs=1"])
+    with pytest.raises(ZooError, match="optim=adamw cannot take the sparse gradients of full .* use optim=sparse_dense"):
+        Trainer(run, tmp_path / "s").fit()

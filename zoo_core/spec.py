@@ -19,7 +19,7 @@ from importlib import resources
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from .config import ModuleConfig
 from .errors import ZooError, did_you_mean
@@ -99,6 +99,11 @@ class ModelSpec(Strict):
     num_classes: int = Field(2, gt=0, description="output classes (set from the data when training)")
     embed: ComponentSpec
     mixer: list[ComponentSpec]
+
+    @field_validator("pos", mode="before")
+    @classmethod
+    def _none_is_a_name(cls, value):  # pos=none parses to None on the command line
+        return "none" if value is None else value
     pool: ComponentSpec
     loss: ComponentSpec
     optim: ComponentSpec
@@ -109,6 +114,11 @@ class RunSpec(Strict):
     task: str = Field("classification", description="what the model learns: classification")
     logger: Literal["none", "tensorboard"] = Field("none", description="extra metrics logger (tensorboard: runs/.../tb)")
     compile: bool = Field(False, description="run the model through torch.compile (falls back with a message)")
+
+    @field_validator("logger", mode="before")
+    @classmethod
+    def _none_is_a_name(cls, value):  # logger=none parses to None on the command line
+        return "none" if value is None else value
     seed: int = Field(0, description="random seed for weights, data order and splits")
     device: str = Field("auto", description="auto, cpu, cuda or cuda:N")
     threads: int = Field(1, ge=1, description="CPU threads for torch; small models train fastest on 1 "

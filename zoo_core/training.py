@@ -353,7 +353,14 @@ class Trainer:
                     self._emit("on_after_backward", self.state["step"])
                     if t.clip:
                         grad_norm = clip_gradients(model, t.clip)
-                    opt.step()
+                    try:
+                        opt.step()
+                    except RuntimeError as exc:
+                        if "sparse" not in str(exc).lower():
+                            raise
+                        raise ZooError(f"optim={self.run.model.optim.name} cannot take the sparse gradients of "
+                                       f"{self.run.model.embed.name} (embed.sparse=true); use optim=sparse_dense "
+                                       f"or embed.sparse=false") from None
                     sched.step()
                     self.state["step"] += 1
                     self._emit("on_step_end", self.state["step"], loss.item())
