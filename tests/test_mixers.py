@@ -217,6 +217,24 @@ def test_linear_attention_equals_the_quadratic_form_of_its_kernel(causal):
         torch.testing.assert_close(mixer(x, mask)[mask], expected[mask].detach())
 
 
+def test_kernel_attention_backward_is_the_gradient():
+    """The hand-written backward of the side-by-side-heads kernel attention, by gradcheck,
+    including zeroed (padded) key rows."""
+    from zoo_plugins.mixers._common import linear_attention
+
+    g = torch.Generator().manual_seed(0)
+    b, t, h, f, e = 2, 6, 3, 4, 5
+    q = (torch.rand(b, t, h * f, generator=g, dtype=torch.float64) + 0.1).requires_grad_()
+    k = torch.rand(b, t, h * f, generator=g, dtype=torch.float64) + 0.1
+    k[1, 4:] = 0.0
+    k.requires_grad_()
+    v = torch.randn(b, t, h * e, generator=g, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(lambda q, k, v: linear_attention(q, k, v, h), (q, k, v))
+    qh, kh, vh = (z.view(b, t, h, -1).transpose(1, 2) for z in (q, k, v))
+    expected = (qh @ (kh.transpose(-1, -2) @ vh)) / (qh @ kh.sum(2).unsqueeze(-1))
+    torch.testing.assert_close(linear_attention(q, k, v, h), expected.transpose(1, 2).reshape(b, t, h * e))
+
+
 def test_orthogonal_random_features_are_orthogonal_within_a_block():
     from zoo_plugins.mixers.performer import orthogonal_random_features
 
@@ -234,11 +252,13 @@ def test_performer_approaches_softmax_attention_as_features_grow(causal):
 
     g = torch.Generator().manual_seed(0)
     b, h, t, d = 2, 2, 40, 8
-    q, k, v = (torch.randn(b, h, t, d, generator=g, dtype=torch.float64) * 0.4 for _ in range(3))
+    q, k, v = (torch.randn(b, t, h, d, generator=g, dtype=torch.float64) * 0.4 for _ in range(3))
     mask = lengths_mask([t, 25])
     allowed = mask[:, None, None, :] & (torch.ones(t, t, dtype=torch.bool).tril() if causal else True)
-    exact = (q @ k.transpose(-1, -2) / math.sqrt(d)).masked_fill(~allowed, float("-inf")).softmax(-1) @ v
-    real = mask[:, None, :].expand(b, h, t)
+    qh, kh, vh = (z.transpose(1, 2) for z in (q, k, v))  # (B, H, T, d)
+    exact = (qh @ kh.transpose(-1, -2) / math.sqrt(d)).masked_fill(~allowed, float("-inf")).softmax(-1) @ vh
+    exact = exact.transpose(1, 2)  # (B, T, H, d)
+    real = mask
     errors = []
     for m in (8, 64, 512, 4096):
         err = 0.0

@@ -28,7 +28,7 @@ from .configs import LinearAttentionConfig
 
 
 def elu_feature_map(x: Tensor) -> Tensor:
-    return F.elu(x) + 1.0
+    return F.elu(x).add_(1.0)  # in place: elu's backward reads its input, not this output
 
 
 class LinearAttentionMixer(Mixer):
@@ -36,17 +36,22 @@ class LinearAttentionMixer(Mixer):
         super().__init__()
         self.cfg, self.dim = cfg, cfg.dim
         self.h, self.d = cfg.heads, cfg.dim // cfg.heads
-        self.to_q = nn.Linear(cfg.dim, cfg.dim)
-        self.to_k = nn.Linear(cfg.dim, cfg.dim)
-        self.to_v = nn.Linear(cfg.dim, cfg.dim)
+        self.to_q = nn.Linear(cfg.dim, cfg.dim, bias=False)
+        self.to_k = nn.Linear(cfg.dim, cfg.dim, bias=False)
+        self.to_v = nn.Linear(cfg.dim, cfg.dim, bias=False)
         self.out = nn.Linear(cfg.dim, cfg.dim)
 
     def forward(self, x: Tensor, mask: Tensor) -> Tensor:
         b, t, _ = x.shape
         # φ on contiguous (B, T, dim) tensors: elu's backward is several times slower on permuted views
         q = elu_feature_map(self.to_q(x))
-        k = elu_feature_map(self.to_k(x)).masked_fill(~mask.unsqueeze(-1), 0.0)
+        k = elu_feature_map(self.to_k(x))
         v = self.to_v(x)
-        q, k, v = (z.view(b, t, self.h, self.d).transpose(1, 2) for z in (q, k, v))  # (B, H, T, d)
-        y = causal_linear_attention(q, k, v) if self.cfg.causal else linear_attention(q, k, v)
-        return self.out(y.transpose(1, 2).reshape(b, t, self.dim))
+        if not bool(mask.all()):
+            k = k.masked_fill(~mask.unsqueeze(-1), 0.0)
+        if self.cfg.causal:
+            q, k, v = (z.view(b, t, self.h, self.d).transpose(1, 2) for z in (q, k, v))  # (B, H, T, d)
+            y = causal_linear_attention(q, k, v).transpose(1, 2).reshape(b, t, self.dim)
+        else:
+            y = linear_attention(q, k, v, self.h)
+        return self.out(y)

@@ -15,7 +15,8 @@ orthogonal random features).
     Y = concat(heads) W_o
 
 For numerical stability the exponents are shifted by a detached maximum (per query over
-its features; per sequence and head over the real keys), which cancels in the ratio.
+its features; per sequence and head over the real keys); it cancels in the ratio, as does
+the constant 1/√m, which is therefore never applied.
 Padded keys get φ = 0. The features are a buffer saved with the weights, so a loaded model
 computes exactly what was trained; ``redraw_interval`` > 0 draws new ones during training.
 Cost O(T m d) instead of O(T² d); the approximation improves as m grows.
@@ -48,24 +49,32 @@ def orthogonal_random_features(m: int, d: int, generator: torch.Generator | None
 
 
 def positive_features(x: Tensor, projection: Tensor, is_query: bool, valid: Tensor | None = None) -> Tensor:
-    """φ(x) for x (B, H, T, d), already scaled by d^(-1/4) -> (B, H, T, m); rows where
-    ``valid`` (B, T) is False (padding) get φ = 0."""
+    """φ(x)·√m for x (B, T, H, d), already scaled by d^(-1/4) -> (B, T, H, m); rows where
+    ``valid`` (B, T) is False (padding) get φ = 0.
+
+    The constant 1/√m of φ and the shifts by a detached maximum cancel between the numerator
+    and the denominator of the attention, so they are left out or free to choose.
+    """
     exponent = x @ projection.t() - x.pow(2).sum(-1, keepdim=True) / 2  # ωᵀx - |x|²/2
     if valid is not None:
-        exponent = exponent.masked_fill(~valid[:, None, :, None], float("-inf"))  # exp(-inf) = 0
-    dims = (-1,) if is_query else (-2, -1)  # per query; per sequence and head over the keys
-    shift = exponent.amax(dim=dims, keepdim=True).detach()
-    return torch.exp(exponent - shift) / math.sqrt(projection.shape[0])
+        exponent = exponent.masked_fill(~valid[:, :, None, None], float("-inf"))  # exp(-inf) = 0
+    dims = (-1,) if is_query else (1, -1)  # per query; per sequence and head over the keys
+    return torch.exp(exponent - exponent.amax(dim=dims, keepdim=True).detach())
 
 
 def favor_attention(q: Tensor, k: Tensor, v: Tensor, projection: Tensor, mask: Tensor | None = None,
                     causal: bool = False) -> Tensor:
-    """FAVOR+ estimate of softmax(q kᵀ / √d) v for q, k, v (B, H, T, d); mask (B, T) True
-    at real tokens."""
-    scale = q.shape[-1] ** -0.25
+    """FAVOR+ estimate of softmax(q kᵀ / √d) v per head for q, k, v (B, T, H, d); mask (B, T)
+    True at real tokens. Returns (B, T, H, d)."""
+    b, t, h, d = q.shape
+    scale = d ** -0.25
+    valid = None if mask is None or bool(mask.all()) else mask
     qf = positive_features(q * scale, projection, True)
-    kf = positive_features(k * scale, projection, False, mask)
-    return causal_linear_attention(qf, kf, v) if causal else linear_attention(qf, kf, v)
+    kf = positive_features(k * scale, projection, False, valid)
+    if causal:
+        qf, kf, v = (z.transpose(1, 2) for z in (qf, kf, v))  # (B, H, T, .)
+        return causal_linear_attention(qf, kf, v).transpose(1, 2)
+    return linear_attention(qf.reshape(b, t, -1), kf.reshape(b, t, -1), v.reshape(b, t, -1), h).view(b, t, h, d)
 
 
 class PerformerMixer(Mixer):
@@ -74,9 +83,9 @@ class PerformerMixer(Mixer):
         self.cfg, self.dim = cfg, cfg.dim
         self.h, self.d = cfg.heads, cfg.dim // cfg.heads
         self.m = cfg.features or max(1, round(self.d * math.log(self.d)))
-        self.to_q = nn.Linear(cfg.dim, cfg.dim)
-        self.to_k = nn.Linear(cfg.dim, cfg.dim)
-        self.to_v = nn.Linear(cfg.dim, cfg.dim)
+        self.to_q = nn.Linear(cfg.dim, cfg.dim, bias=False)
+        self.to_k = nn.Linear(cfg.dim, cfg.dim, bias=False)
+        self.to_v = nn.Linear(cfg.dim, cfg.dim, bias=False)
         self.out = nn.Linear(cfg.dim, cfg.dim)
         self.register_buffer("projection", orthogonal_random_features(self.m, self.d))
         self._calls = 0
@@ -91,6 +100,6 @@ class PerformerMixer(Mixer):
                 self.redraw()
             self._calls += 1
         b, t, _ = x.shape
-        q, k, v = (proj(x).view(b, t, self.h, self.d).transpose(1, 2) for proj in (self.to_q, self.to_k, self.to_v))
-        y = favor_attention(q, k, v, self.projection, mask, self.cfg.causal)  # (B, H, T, d)
-        return self.out(y.transpose(1, 2).reshape(b, t, self.dim))
+        q, k, v = (proj(x).view(b, t, self.h, self.d) for proj in (self.to_q, self.to_k, self.to_v))
+        y = favor_attention(q, k, v, self.projection, mask, self.cfg.causal)  # (B, T, H, d)
+        return self.out(y.reshape(b, t, self.dim))
