@@ -9,7 +9,7 @@ from helpers import run_zoo
 
 
 def test_build_prints_summary_with_packages_and_total():
-    r = run_zoo("build", "embed=hash", "mixer=lambda")
+    r = run_zoo("build", "embed=hash", "mixer=lambda", "pool=seed_attention", "loss=cross_entropy", "optim=smorms3")
     assert r.returncode == 0, r.stderr
     for word in ("embed", "hash", "mixer", "lambda", "pool", "seed_attention", "zoo-nlp==", "total"):
         assert word in r.stdout

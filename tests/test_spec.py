@@ -12,12 +12,15 @@ def test_values_parse_like_hydra(text, value):
     assert parse_value(text) == value
 
 
-def test_default_recipe_is_the_posts_classifier():
-    run = compose([])
-    m = run.model
+def test_recipes_default_and_the_posts_classifier():
+    m = compose([]).model
+    assert (m.embed.name, [x.name for x in m.mixer], m.pool.name, m.loss.name, m.optim.name) == \
+        ("hash", ["identity"], "mean", "cross_entropy", "smorms3")
+    assert m.embed.config["num_bits"] == 32768
+    m = compose(["recipe=lambda_seed"]).model
     assert (m.embed.name, [x.name for x in m.mixer], m.pool.name, m.loss.name, m.optim.name) == \
         ("hash", ["lambda"], "seed_attention", "cross_entropy", "smorms3")
-    assert "default" in load_recipes()
+    assert {"default", "lambda_seed"} <= set(load_recipes())
 
 
 def test_dim_reaches_every_component_and_stacks_take_per_layer_fields():
@@ -34,9 +37,9 @@ def test_component_dim_must_agree_with_model_dim():
 
 
 def test_replacing_a_component_drops_the_recipes_fields_for_it():
-    # the default recipe has no embed fields, but a replaced mixer must not inherit lambda's
-    run = compose(["mixer=identity"])
-    assert run.model.mixer[0].name == "identity"
+    assert compose([]).model.embed.config["num_bits"] == 32768  # set by the default recipe
+    assert compose(["embed=hash"]).model.embed.config["num_bits"] == 200  # chosen anew: its own defaults
+    assert compose(["embed.num_bits=64"]).model.embed.config["num_bits"] == 64  # a field alone keeps the choice
 
 
 def test_mixer_index_out_of_range():
