@@ -12,7 +12,7 @@ from zoo_core.checkpoint import load_model, save_model
 
 @pytest.fixture
 def saved(tmp_path):
-    model = zoo_core.build(["dim=16", "mixer=lambda", "mixer.heads=2", "pool=seed_attention"])
+    model = zoo_core.build(["dim=16", "embed.num_bits=200", "mixer=lambda", "mixer.heads=2", "pool=seed_attention"])
     model.labels = ["a", "b"]
     save_model(model, tmp_path / "m")
     return model, tmp_path / "m"

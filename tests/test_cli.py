@@ -19,7 +19,9 @@ def test_build_prints_summary_with_packages_and_total():
 
 @pytest.mark.parametrize("args,expected", [
     (["mixer=lamda"], ["mixer=lamda: unknown mixer 'lamda'; did you mean 'lambda'?", "choices:"]),
-    (["mixer.haeds=4"], ["mixer.haeds: unknown field for mixer:lambda; did you mean 'heads'?"]),
+    (["mixer=lambda", "mixer.haeds=4"], ["mixer.haeds: unknown field for mixer:lambda; did you mean 'heads'?"]),
+    (["mixer.haeds=4"], ["mixer.haeds: unknown field for mixer:identity", "'heads' is a field of mixer:",
+                         "e.g. mixer="]),
     (["embed.num_bits=-3"], ["embed.num_bits: input should be greater than 0 (got -3)"]),
     (["foo"], ["'foo': not an override; write KEY=VALUE"]),
     (["mixer=lambda", "mixer.heads=5"], ["heads=5 must divide dim=64"]),

@@ -226,6 +226,31 @@ def _unknown_field_problems(prefix: str, label: str, fields: dict, config_cls) -
             for f in fields if f not in allowed]
 
 
+def _unknown(fields: dict, config_cls) -> list[str]:
+    return [f for f in fields if f not in config_cls.model_fields]
+
+
+def _elsewhere(kind: str, field: str, comp, registry: Registry) -> str:
+    """When no field of the chosen component is close, name other components of the kind
+    that have one: `mixer.haeds=4` on mixer:identity -> 'heads' of mixer:lambda, ..."""
+    import difflib
+
+    if difflib.get_close_matches(field, list(comp.config.model_fields), n=1, cutoff=0.6):
+        return ""
+    owners: dict[str, list[str]] = {}
+    for other in registry.all_components():
+        if other.kind != kind or other.name == comp.name:
+            continue
+        for match in difflib.get_close_matches(field, list(other.config.model_fields), n=1, cutoff=0.6):
+            owners.setdefault(match, []).append(other.name)
+    if not owners:
+        return ""
+    best = max(owners, key=lambda m: difflib.SequenceMatcher(None, field, m).ratio())
+    names = owners[best][:3]
+    return (f" — '{best}' is a field of {', '.join(f'{kind}:{n}' for n in names)}; "
+            f"e.g. {kind}={names[0]} {kind}.{best}=...")
+
+
 def resolve_component(kind: str, name: str, fields: dict, dim: int, registry: Registry,
                       prefix: str) -> tuple[ComponentSpec | None, list[str]]:
     if name.startswith("hf:"):
@@ -242,7 +267,7 @@ def resolve_component(kind: str, name: str, fields: dict, dim: int, registry: Re
         return None, e.problems
     problems = _unknown_field_problems(prefix, f"{kind}:{comp.name}", fields, comp.config)
     if problems:
-        return None, problems
+        return None, [p + _elsewhere(kind, f, comp, registry) for p, f in zip(problems, _unknown(fields, comp.config))]
     values = dict(fields)
     if issubclass(comp.config, ModuleConfig):
         if "dim" in values and values["dim"] != dim:
