@@ -229,10 +229,12 @@ def test_kernel_attention_backward_is_the_gradient():
     k[1, 4:] = 0.0
     k.requires_grad_()
     v = torch.randn(b, t, h * e, generator=g, dtype=torch.float64, requires_grad=True)
-    assert torch.autograd.gradcheck(lambda q, k, v: linear_attention(q, k, v, h), (q, k, v))
-    qh, kh, vh = (z.view(b, t, h, -1).transpose(1, 2) for z in (q, k, v))
-    expected = (qh @ (kh.transpose(-1, -2) @ vh)) / (qh @ kh.sum(2).unsqueeze(-1))
-    torch.testing.assert_close(linear_attention(q, k, v, h), expected.transpose(1, 2).reshape(b, t, h * e))
+    for shift in (0.0, 1.0):  # features q + shift, k + shift (elu + 1 passes elu and shift=1)
+        assert torch.autograd.gradcheck(lambda q, k, v: linear_attention(q, k, v, h, shift), (q, k, v))
+        qh, kh = ((z + shift).view(b, t, h, -1).transpose(1, 2) for z in (q, k))
+        vh = v.view(b, t, h, -1).transpose(1, 2)
+        expected = (qh @ (kh.transpose(-1, -2) @ vh)) / (qh @ kh.sum(2).unsqueeze(-1))
+        torch.testing.assert_close(linear_attention(q, k, v, h, shift), expected.transpose(1, 2).reshape(b, t, h * e))
 
 
 def test_orthogonal_random_features_are_orthogonal_within_a_block():

@@ -69,9 +69,12 @@ class _LinearAttention(torch.autograd.Function):
     Each head is a strided column block of the (B, T, H·F) inputs, which batched matrix
     products read in place, so the heads are never transposed out and back (on CPU those
     copies, and autograd's zero-filled buffers for sliced views, cost as much as the
-    arithmetic). Forward and backward are written out, per head:
+    arithmetic); the element-wise parts run on all heads at once. The features are
+    φ = q + c and φ_k = k + c for a constant c (1 for elu+1): the shift is folded into the
+    sums (Σ (k + c) vᵀ = kᵀv + c 1 Σ vᵀ, ...) instead of costing a pass over the inputs.
+    Forward and backward are written out, per head, with q, k standing for the features:
 
-        S = kᵀv,  z = Σ_t k_t,  r = 1 / (q z),  y = (q S) r
+        S = kᵀv,  z = Σ_t k_t,  r = 1 / (q·z),  y = (q S) r
         dnum = g r,  dden = -(g · y) r
         dq = dnum Sᵀ + dden zᵀ,  dS = qᵀ dnum,  dz = qᵀ dden,  dk = v dSᵀ + 1 dzᵀ,  dv = k dS
 
@@ -80,47 +83,52 @@ class _LinearAttention(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(ctx, q: Tensor, k: Tensor, v: Tensor, heads: int, eps: float) -> Tensor:
+    def forward(ctx, q: Tensor, k: Tensor, v: Tensor, heads: int, shift: float, eps: float) -> Tensor:
         b, t, _ = q.shape
         f, e = q.shape[-1] // heads, v.shape[-1] // heads
-        y = torch.empty(b, t, heads * e, dtype=v.dtype, device=v.device)
+        ksum = k.sum(1).add_(shift * t).view(b, 1, heads, f)  # z = Σ_t φ(k_t) of every head
+        den = (q.view(b, t, heads, f) * ksum).sum(-1) + shift * ksum.sum(-1)  # φ(q)·z: (B, T, H)
+        rden = den.clamp_(min=eps).reciprocal_()
+        vsum = v.sum(1).view(b, heads, 1, e) * shift
         state = torch.empty(heads, b, f, e, dtype=v.dtype, device=v.device)  # S per head
-        ksum = torch.empty(heads, b, f, 1, dtype=v.dtype, device=v.device)  # z per head
-        rden = torch.empty(heads, b, t, 1, dtype=v.dtype, device=v.device)  # r per head
+        y = torch.empty(b, t, heads, e, dtype=v.dtype, device=v.device)
         for h in range(heads):
             qh, kh, vh = q[..., h * f:(h + 1) * f], k[..., h * f:(h + 1) * f], v[..., h * e:(h + 1) * e]
-            torch.bmm(kh.transpose(1, 2), vh, out=state[h])
-            ksum[h] = kh.sum(1).unsqueeze(-1)
-            torch.bmm(qh, ksum[h], out=rden[h])
-            rden[h].clamp_(min=eps).reciprocal_()
-            y[..., h * e:(h + 1) * e] = torch.bmm(qh, state[h]).mul_(rden[h])
+            torch.baddbmm(vsum[:, h], kh.transpose(1, 2), vh, out=state[h])  # Σ φ(k) vᵀ
+            y[:, :, h] = torch.baddbmm(state[h].sum(1, keepdim=True) * shift, qh, state[h])  # φ(q) S
+        y = y.mul_(rden.unsqueeze(-1)).view(b, t, heads * e)
         ctx.save_for_backward(q, k, v, y, state, ksum, rden)
-        ctx.heads = heads
+        ctx.heads, ctx.shift = heads, shift
         return y
 
     @staticmethod
     def backward(ctx, grad: Tensor):
         q, k, v, y, state, ksum, rden = ctx.saved_tensors
-        heads = ctx.heads
+        heads, shift = ctx.heads, ctx.shift
+        b, t, _ = q.shape
         f, e = q.shape[-1] // heads, v.shape[-1] // heads
-        dq, dk, dv = torch.empty_like(q), torch.empty_like(k), torch.empty_like(v)
+        g = grad.reshape(b, t, heads, e)
+        dnum = g * rden.unsqueeze(-1)  # (B, T, H, E)
+        dden = (g * y.view(b, t, heads, e)).sum(-1).mul_(rden).neg_()  # (B, T, H)
+        dq = dden.unsqueeze(-1) * ksum  # (B, T, H, F): the dden zᵀ term
+        dksum = (q.view(b, t, heads, f) * dden.unsqueeze(-1)).sum(1) + shift * dden.sum(1).unsqueeze(-1)
+        dnum_sum = dnum.sum(1) * shift  # (B, H, E)
+        dk, dv = torch.empty_like(k), torch.empty_like(v)
         for h in range(heads):
             fs, es = slice(h * f, (h + 1) * f), slice(h * e, (h + 1) * e)
-            qh, kh, vh, gh = q[..., fs], k[..., fs], v[..., es], grad[..., es]
-            dnum = gh * rden[h]  # (B, T, E)
-            dden = (gh * y[..., es]).sum(-1, keepdim=True).mul_(rden[h]).neg_()  # (B, T, 1)
-            dq[..., fs] = torch.baddbmm(dden * ksum[h].transpose(1, 2), dnum, state[h].transpose(1, 2))
-            dstate = qh.transpose(1, 2) @ dnum  # (B, F, E)
-            dksum = qh.transpose(1, 2) @ dden  # (B, F, 1)
-            dk[..., fs] = torch.baddbmm(dksum.transpose(1, 2), vh, dstate.transpose(1, 2))
-            dv[..., es] = kh @ dstate
-        return dq, dk, dv, None, None
+            dnum_h = dnum[:, :, h]
+            dq[:, :, h].baddbmm_(dnum_h, state[h].transpose(1, 2))
+            dstate = torch.baddbmm(dnum_sum[:, h].unsqueeze(1), q[..., fs].transpose(1, 2), dnum_h)  # φ(q)ᵀ dnum
+            dk[..., fs] = torch.baddbmm(dksum[:, h].unsqueeze(1), v[..., es], dstate.transpose(1, 2))
+            dv[..., es] = torch.baddbmm(dstate.sum(1, keepdim=True) * shift, k[..., fs], dstate)  # φ(k) dS
+        return dq.view(b, t, heads * f), dk, dv, None, None, None
 
 
-def linear_attention(q: Tensor, k: Tensor, v: Tensor, heads: int, eps: float = 1e-6) -> Tensor:
-    """y_t = Σ_s (q_t·k_s) v_s / Σ_s q_t·k_s over all s, per head, for non-negative features
-    q, k (B, T, H·F) and values v (B, T, H·E), heads side by side -> (B, T, H·E). O(T F E)."""
-    return _LinearAttention.apply(q, k, v, heads, eps)
+def linear_attention(q: Tensor, k: Tensor, v: Tensor, heads: int, shift: float = 0.0, eps: float = 1e-6) -> Tensor:
+    """y_t = Σ_s (φ_t·κ_s) v_s / Σ_s φ_t·κ_s over all s, per head, with features φ = q + shift
+    and κ = k + shift (q, k (B, T, H·F); non-negative features), values v (B, T, H·E), heads
+    side by side -> (B, T, H·E). A padded key needs κ = 0, i.e. k = -shift. O(T F E)."""
+    return _LinearAttention.apply(q, k, v, heads, shift, eps)
 
 
 def causal_linear_attention(q: Tensor, k: Tensor, v: Tensor, chunk: int = 64, eps: float = 1e-6) -> Tensor:

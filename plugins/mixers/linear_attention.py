@@ -44,14 +44,19 @@ class LinearAttentionMixer(Mixer):
     def forward(self, x: Tensor, mask: Tensor) -> Tensor:
         b, t, _ = x.shape
         # φ on contiguous (B, T, dim) tensors: elu's backward is several times slower on permuted views
-        q = elu_feature_map(self.to_q(x))
-        k = elu_feature_map(self.to_k(x))
         v = self.to_v(x)
-        if not bool(mask.all()):
-            k = k.masked_fill(~mask.unsqueeze(-1), 0.0)
+        padded = None if bool(mask.all()) else ~mask.unsqueeze(-1)
         if self.cfg.causal:
+            q, k = elu_feature_map(self.to_q(x)), elu_feature_map(self.to_k(x))
+            if padded is not None:
+                k = k.masked_fill(padded, 0.0)
             q, k, v = (z.view(b, t, self.h, self.d).transpose(1, 2) for z in (q, k, v))  # (B, H, T, d)
             y = causal_linear_attention(q, k, v).transpose(1, 2).reshape(b, t, self.dim)
         else:
-            y = linear_attention(q, k, v, self.h)
+            # φ = elu + 1 with the +1 folded into the kernel's sums: φ(k) = 0 at padding means elu(k) = -1,
+            # and v = 0 there too, so that kᵀv + 1 Σ vᵀ cancels padded values exactly, not up to rounding
+            q, k = F.elu(self.to_q(x)), F.elu(self.to_k(x))
+            if padded is not None:
+                k, v = k.masked_fill(padded, -1.0), v.masked_fill(padded, 0.0)
+            y = linear_attention(q, k, v, self.h, shift=1.0)
         return self.out(y)
