@@ -173,8 +173,11 @@ def main(argv=None) -> None:
         return statistics.median(x[key] for x in runs[name])
 
     base = {key: med("minimal", key) for key in ("steps_per_cpu_s", "steps_per_s", "maxrss_mib")}
-    lines = [f"Framework overhead: the default recipe (hash -> lambda -> seed attention, dim 64, batch 128, SMORMS3, "
-             f"clipping, warm-up + cosine) on word-level language ID (wordfreq top {args.words} x 42 languages), "
+    run, _ = _setup(args)
+    m = run.model
+    parts = " -> ".join([m.embed.name, *[x.name for x in m.mixer], m.pool.name])
+    lines = [f"Framework overhead: recipe {run.recipe} ({parts}, dim {m.dim}, batch {run.train.batch_size}, "
+             f"{m.optim.name}, clipping, warm-up + {run.train.schedule}) on word-level language ID (wordfreq top {args.words} x 42 languages), "
              f"steps {args.warmup + 1}-{args.steps} of epoch 0, {args.threads} thread(s), median of {args.repeats} "
              f"alternating subprocess runs each. Steps per CPU-second (process time) is the primary figure: the "
              f"machine is shared, and wall-clock rates move with other people's jobs.",
