@@ -178,6 +178,22 @@ def _load_command_modules() -> None:
                 raise
 
 
+def _click_exception_classes() -> dict[str, tuple]:
+    """Recent typer releases vendor click as ``typer._click``; catch its exceptions and click's."""
+    import importlib
+
+    modules = [click.exceptions]
+    try:
+        modules.append(importlib.import_module("typer._click.exceptions"))
+    except ImportError:
+        pass
+    return {name: tuple(getattr(m, name) for m in modules if hasattr(m, name))
+            for name in ("Exit", "Abort", "ClickException")}
+
+
+_CLICK = _click_exception_classes()
+
+
 def main(argv: list[str] | None = None) -> None:
     warnings.formatwarning = _format_warning
     warnings.simplefilter("default", ZooPluginWarning)
@@ -190,12 +206,12 @@ def main(argv: list[str] | None = None) -> None:
         for problem in e.problems:
             sys.stderr.write(f"error: {problem}\n")
         sys.exit(e.exit_code)
-    except click.exceptions.Exit as e:
+    except _CLICK["Exit"] as e:
         sys.exit(e.exit_code)
-    except click.exceptions.Abort:
+    except _CLICK["Abort"]:
         sys.stderr.write("aborted\n")
         sys.exit(130)
-    except click.ClickException as e:
+    except _CLICK["ClickException"] as e:  # usage errors: "No such command 'trian'. Did you mean 'train'?"
         e.show()
         sys.exit(e.exit_code)
     except KeyboardInterrupt:

@@ -92,3 +92,11 @@ def test_help_list_info_do_not_import_torch(args):
 def test_zoo_without_arguments_shows_help():
     r = run_zoo()
     assert "Usage" in r.stdout + r.stderr and "build" in r.stdout + r.stderr
+
+
+def test_unknown_command_and_option_are_usage_errors_without_traceback():
+    r = run_zoo("trian")
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    assert "No such command 'trian'" in r.stderr and "train" in r.stderr
+    r = run_zoo("build", "--outt", "x")
+    assert r.returncode == 2 and "Traceback" not in r.stderr and "--outt" in r.stderr
