@@ -204,6 +204,9 @@ def predict(
 def _explain_line(row) -> str:
     if row.get("weights") is None:
         return "(this model's pooler returns no attention weights)"
+    if row["weights"] and max(row["weights"]) - min(row["weights"]) < 1e-6:
+        return (f"every token weighs {row['weights'][0]:.3f}: this model's pooler averages; for attention "
+                f"explanations train with pool=seed_attention (e.g. recipe=lambda_seed)")
     peak = max(row["weights"]) or 1.0
     parts = []
     for token, w in zip(row["tokens"], row["weights"]):
