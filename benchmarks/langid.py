@@ -36,8 +36,7 @@ def machine() -> str:
 
 def run_zoo(splits, overrides, seed):
     from zoo_core.spec import compose
-    from zoo_core.tokenize import Tokenizer
-    from zoo_core.training import Trainer, evaluate_tokens
+    from zoo_core.training import Trainer
 
     run = compose(list(overrides) + [f"seed={seed}"])
     with tempfile.TemporaryDirectory() as tmp:

@@ -2,6 +2,7 @@
 import os
 import subprocess
 import sys
+import textwrap
 from pathlib import Path
 
 ZOO = [sys.executable, "-m", "zoo_cli"]
@@ -16,3 +17,31 @@ def run_zoo(*args, env=None, input=None, cwd=None, timeout=300):
 def write_tsv(path: Path, rows, header="text\tlabel") -> Path:
     path.write_text(header + "\n" + "\n".join(f"{t}\t{l}" for t, l in rows) + "\n", encoding="utf-8")
     return path
+
+
+def make_dist(root: Path, name: str, module: str, files: dict[str, str], version: str = "1.0") -> Path:
+    """Source tree of a real distribution with a ``zoo`` entry point naming ``module``."""
+    src = root / name
+    (src / module).mkdir(parents=True)
+    for fname, text in files.items():
+        (src / module / fname).write_text(textwrap.dedent(text))
+    (src / "pyproject.toml").write_text(textwrap.dedent(f'''
+        [build-system]
+        requires = ["setuptools>=64"]
+        build-backend = "setuptools.build_meta"
+        [project]
+        name = "{name}"
+        version = "{version}"
+        [project.entry-points.zoo]
+        {module} = "{module}"
+        [tool.setuptools]
+        packages = ["{module}"]
+    '''))
+    return src
+
+
+def pip_install_target(target: Path, *sources) -> Path:
+    """pip-install distributions (no deps, no build isolation) into a folder for PYTHONPATH."""
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation",
+                    "--target", str(target), *map(str, sources)], check=True, capture_output=True)
+    return target

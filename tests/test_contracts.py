@@ -15,8 +15,6 @@ def test_component_meets_its_contract(kind, name):
 def test_kit_catches_a_mixer_that_leaks_padding(monkeypatch):
     """The kit itself must fail a plausible wrong implementation: a mixer that averages
     over all positions, padding included."""
-    import torch
-
     from zoo_plugins.mixers import identity
 
     def leaky(self, x, mask):

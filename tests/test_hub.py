@@ -6,12 +6,10 @@ tests run the real CLI in-process with those constants patched (``cli``); two ru
 subprocesses with the environment variables themselves, as a user's shell would.
 """
 import json
-import os
 import shutil
 
 import pytest
 import torch
-from safetensors.torch import load_file
 
 import zoo_core
 from zoo_core import ZooError

@@ -6,14 +6,13 @@ import json
 import os
 import subprocess
 import sys
-import textwrap
 from importlib import metadata
 from pathlib import Path
 
 import pytest
 from packaging.requirements import Requirement
 
-from helpers import run_zoo, write_tsv
+from helpers import make_dist, pip_install_target, run_zoo, write_tsv
 
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLE = REPO / "examples" / "zoo-example"
@@ -69,35 +68,13 @@ BROKEN = {
 }
 
 
-def make_dist(root: Path, dist: str, module: str, source: str, impl: str = "") -> Path:
-    src = root / dist
-    (src / module).mkdir(parents=True)
-    (src / module / "__init__.py").write_text(textwrap.dedent(source))
-    if impl:
-        (src / module / "impl.py").write_text(textwrap.dedent(impl))
-    (src / "pyproject.toml").write_text(textwrap.dedent(f'''
-        [build-system]
-        requires = ["setuptools>=64"]
-        build-backend = "setuptools.build_meta"
-        [project]
-        name = "{dist}"
-        version = "0.3.1"
-        [project.entry-points.zoo]
-        {module} = "{module}"
-        [tool.setuptools]
-        packages = ["{module}"]
-    '''))
-    return src
-
-
 @pytest.fixture(scope="module")
 def site(tmp_path_factory):
     """zoo-example and three misbehaving plugins, installed by one pip call into a folder."""
     root = tmp_path_factory.mktemp("thirdparty")
-    sources = [make_dist(root, dist, *files) for dist, files in BROKEN.items()]
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation",
-                    "--target", str(root / "site"), str(EXAMPLE), *map(str, sources)], check=True, capture_output=True)
-    return root / "site"
+    sources = [make_dist(root, dist, module, {"__init__.py": source, **({"impl.py": impl[0]} if impl else {})},
+                         "0.3.1") for dist, (module, source, *impl) in BROKEN.items()]
+    return pip_install_target(root / "site", EXAMPLE, *sources)
 
 
 def zoo_with(site, *args, **env):

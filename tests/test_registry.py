@@ -2,12 +2,11 @@
 for real with pip into a temporary folder: new components, name clashes, broken plugins."""
 import subprocess
 import sys
-import textwrap
 from pathlib import Path
 
 import pytest
 
-from helpers import run_zoo
+from helpers import make_dist, pip_install_target, run_zoo
 
 SHIFT_PLUGIN = '''
 """A third-party plugin: a token-shift mixer (each token mixed with its left neighbour, as in
@@ -59,38 +58,15 @@ class SumPooler(Pooler):
 '''
 
 
-def make_dist(root: Path, name: str, module: str, files: dict[str, str], version="1.2.0") -> Path:
-    src = root / name
-    (src / module).mkdir(parents=True)
-    for fname, text in files.items():
-        (src / module / fname).write_text(textwrap.dedent(text))
-    (src / "pyproject.toml").write_text(textwrap.dedent(f'''
-        [build-system]
-        requires = ["setuptools>=64"]
-        build-backend = "setuptools.build_meta"
-        [project]
-        name = "{name}"
-        version = "{version}"
-        [project.entry-points.zoo]
-        {module} = "{module}"
-        [tool.setuptools]
-        packages = ["{module}"]
-    '''))
-    return src
-
-
 @pytest.fixture(scope="module")
 def site(tmp_path_factory):
     """A folder with two real third-party distributions installed by pip: a working one and
     one that fails to import."""
     root = tmp_path_factory.mktemp("dists")
     target = root / "site"
-    good = make_dist(root, "zoo-shift", "zoo_shift", {"__init__.py": SHIFT_PLUGIN, "impl.py": SHIFT_IMPL})
+    good = make_dist(root, "zoo-shift", "zoo_shift", {"__init__.py": SHIFT_PLUGIN, "impl.py": SHIFT_IMPL}, "1.2.0")
     bad = make_dist(root, "zoo-broken", "zoo_broken", {"__init__.py": "raise ImportError('needs libfoo 3')\n"}, "0.1")
-    for src in (good, bad):
-        subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation",
-                        "--target", str(target), str(src)], check=True, capture_output=True)
-    return target
+    return pip_install_target(target, good, bad)
 
 
 def zoo_with(site, *args, **env):

@@ -31,12 +31,12 @@ def last_weights(path):
 
 def test_same_seed_same_weights_and_a_real_improvement(tmp_path):
     a = train(tmp_path, "a")
-    b = train(tmp_path, "b")
+    train(tmp_path, "b")
     wa, wb = last_weights(tmp_path / "a"), last_weights(tmp_path / "b")
     assert wa.keys() == wb.keys() and all(torch.equal(wa[k], wb[k]) for k in wa)
     assert a.stopped == "completed" and a.epochs == 3
     assert a.best["accuracy"] > 0.5  # 3 classes: chance is 1/3
-    c = train(tmp_path, "c", extra=["seed=1"])
+    train(tmp_path, "c", extra=["seed=1"])
     wc = last_weights(tmp_path / "c")
     assert not all(torch.equal(wa[k], wc[k]) for k in wa)
     log = [json.loads(l) for l in (tmp_path / "a" / "metrics.jsonl").read_text().splitlines()]

@@ -14,7 +14,6 @@ from .spec import RunSpec
 def spec_to_overrides(run: RunSpec) -> list[str]:
     """A fully explicit override list that rebuilds ``run`` (component fields only where they
     differ from the component's defaults)."""
-    from .config import ModuleConfig
     from .spec import DataConfig, ModelSpec, TokenizerConfig, TrainConfig
 
     reg = get_registry()

@@ -16,7 +16,6 @@ recorded, so a branch that moved later is visible. Torch is not imported at modu
 """
 from __future__ import annotations
 
-import os
 import re
 import shutil
 from contextlib import contextmanager
