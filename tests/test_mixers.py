@@ -237,6 +237,26 @@ def test_kernel_attention_backward_is_the_gradient():
         torch.testing.assert_close(linear_attention(q, k, v, h, shift), expected.transpose(1, 2).reshape(b, t, h * e))
 
 
+@pytest.mark.parametrize("name", ["self_attention", "linear_attention", "performer"])
+def test_fast_paths_equal_the_general_paths(name, monkeypatch):
+    """The no-padding shortcut and the hand-written-backward kernel compute what the general
+    masked path and the plain-ops kernel that traced/exported graphs record compute."""
+    from zoo_plugins.mixers import _common
+
+    mixer = build(name)
+    x = torch.randn(2, 70, D, requires_grad=True)
+    mask = torch.ones(2, 70, dtype=torch.bool)
+    fast = mixer(x, mask)  # grad enabled: shortcut + autograd.Function
+    (gx_fast,) = torch.autograd.grad(fast.sum(), x)
+    with torch.no_grad():
+        torch.testing.assert_close(mixer(x, mask), fast.detach())
+    monkeypatch.setattr(_common, "tracing", lambda: True)  # as inside torch.jit.trace / export
+    general = mixer(x, mask)
+    torch.testing.assert_close(general, fast)
+    (gx_general,) = torch.autograd.grad(general.sum(), x)
+    torch.testing.assert_close(gx_general, gx_fast)
+
+
 def test_orthogonal_random_features_are_orthogonal_within_a_block():
     from zoo_plugins.mixers.performer import orthogonal_random_features
 

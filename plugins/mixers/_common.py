@@ -5,6 +5,7 @@
 - ``compact``/``restore``: move each sequence's real tokens to the front (stable), for
   methods that must see only the real tokens as one contiguous sequence (FNet's FFT, packed
   RNNs). Right-padded batches, the usual case, take the no-copy path.
+- ``tracing``/``no_padding``: fast paths that stay out of traced/exported graphs.
 - ``linear_attention``: kernel attention Σ_s (q·k_s) v_s / Σ_s q·k_s in linear time, per
   head on heads side by side, with a hand-written backward.
 - ``causal_linear_attention``: prefix-sum (causal) kernel attention computed in chunks,
@@ -61,6 +62,22 @@ def restore(y: Tensor, order: Tensor | None) -> Tensor:
         return y
     out = torch.empty_like(y)
     return out.scatter_(1, order.unsqueeze(-1).expand_as(y), y)
+
+
+def _linear_attention_traceable(q: Tensor, k: Tensor, v: Tensor, heads: int, shift: float, eps: float) -> Tensor:
+    """``_LinearAttention``'s forward without in-place writes or ``out=``: what traced and
+    exported graphs record (a Python autograd.Function cannot be)."""
+    b, t, _ = q.shape
+    f, e = q.shape[-1] // heads, v.shape[-1] // heads
+    ksum = (k.sum(1) + shift * t).view(b, 1, heads, f)
+    rden = ((q.view(b, t, heads, f) * ksum).sum(-1) + shift * ksum.sum(-1)).clamp(min=eps).reciprocal()
+    vsum = v.sum(1).view(b, heads, 1, e) * shift
+    outs = []
+    for h in range(heads):
+        qh, kh, vh = q[..., h * f:(h + 1) * f], k[..., h * f:(h + 1) * f], v[..., h * e:(h + 1) * e]
+        state = torch.baddbmm(vsum[:, h], kh.transpose(1, 2), vh)
+        outs.append(torch.baddbmm(state.sum(1, keepdim=True) * shift, qh, state))
+    return (torch.stack(outs, 2) * rden.unsqueeze(-1)).view(b, t, heads * e)
 
 
 class _LinearAttention(torch.autograd.Function):
@@ -124,10 +141,30 @@ class _LinearAttention(torch.autograd.Function):
         return dq.view(b, t, heads * f), dk, dv, None, None, None
 
 
+def tracing() -> bool:
+    """Inside torch.jit.trace or torch.export/compile, which cannot record a Python autograd.Function."""
+    compiler = getattr(torch, "compiler", None)
+    return (torch.jit.is_tracing()
+            or bool(compiler and getattr(compiler, "is_compiling", lambda: False)())
+            or bool(compiler and getattr(compiler, "is_exporting", lambda: False)()))
+
+
+def no_padding(mask: Tensor) -> bool:
+    """True when the batch has no padding, so a mixer may skip its masking. Never while traced
+    or exported: the answer would be frozen into the graph, so the masked path is recorded."""
+    return not tracing() and bool(mask.all())
+
+
 def linear_attention(q: Tensor, k: Tensor, v: Tensor, heads: int, shift: float = 0.0, eps: float = 1e-6) -> Tensor:
     """y_t = Σ_s (φ_t·κ_s) v_s / Σ_s φ_t·κ_s over all s, per head, with features φ = q + shift
     and κ = k + shift (q, k (B, T, H·F); non-negative features), values v (B, T, H·E), heads
-    side by side -> (B, T, H·E). A padded key needs κ = 0, i.e. k = -shift. O(T F E)."""
+    side by side -> (B, T, H·E). A padded key needs κ = 0, i.e. k = -shift. O(T F E).
+
+    While traced or exported the same forward runs as plain torch ops (a graph cannot hold
+    the Python autograd.Function with its hand-written backward).
+    """
+    if tracing():
+        return _linear_attention_traceable(q, k, v, heads, shift, eps)
     return _LinearAttention.apply(q, k, v, heads, shift, eps)
 
 

@@ -23,7 +23,7 @@ from torch.nn import functional as F
 
 from zoo_core.interfaces import Mixer
 
-from ._common import causal_linear_attention, linear_attention
+from ._common import causal_linear_attention, linear_attention, no_padding
 from .configs import LinearAttentionConfig
 
 
@@ -45,7 +45,7 @@ class LinearAttentionMixer(Mixer):
         b, t, _ = x.shape
         # φ on contiguous (B, T, dim) tensors: elu's backward is several times slower on permuted views
         v = self.to_v(x)
-        padded = None if bool(mask.all()) else ~mask.unsqueeze(-1)
+        padded = None if no_padding(mask) else ~mask.unsqueeze(-1)
         if self.cfg.causal:
             q, k = elu_feature_map(self.to_q(x)), elu_feature_map(self.to_k(x))
             if padded is not None:

@@ -32,7 +32,7 @@ from torch import Tensor, nn
 
 from zoo_core.interfaces import Mixer
 
-from ._common import causal_linear_attention, linear_attention
+from ._common import causal_linear_attention, linear_attention, no_padding
 from .configs import PerformerConfig
 
 
@@ -68,7 +68,7 @@ def favor_attention(q: Tensor, k: Tensor, v: Tensor, projection: Tensor, mask: T
     True at real tokens. Returns (B, T, H, d)."""
     b, t, h, d = q.shape
     scale = d ** -0.25
-    valid = None if mask is None or bool(mask.all()) else mask
+    valid = None if mask is None or no_padding(mask) else mask
     qf = positive_features(q * scale, projection, True)
     kf = positive_features(k * scale, projection, False, valid)
     if causal:

@@ -26,6 +26,7 @@ from torch.nn import functional as F
 
 from zoo_core.interfaces import Mixer
 
+from ._common import no_padding
 from .configs import SelfAttentionConfig
 
 
@@ -42,7 +43,7 @@ class SelfAttentionMixer(Mixer):
     def attention_mask(self, mask: Tensor) -> Tensor | None:
         """Boolean (B, 1, T|1, T) mask of allowed (query, key) pairs, or None when SDPA's own
         ``is_causal`` (or nothing) suffices."""
-        if bool(mask.all()):
+        if no_padding(mask):
             return None
         allowed = mask[:, None, None, :]
         if self.causal:
