@@ -32,10 +32,13 @@ import sys
 from dataclasses import dataclass, field
 from typing import Callable
 
-# On a shared machine spinning OpenMP workers burn the time slices they wait in (a 2-thread
-# op can run several times slower than on 1 thread); passive workers sleep instead. It must
-# be set before torch is imported; an explicit setting in the environment wins.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+# OpenMP workers waiting between parallel regions: by default they spin for a long while,
+# which on a shared 2-core machine burns the time slices other processes need (a 2-thread op
+# then runs several times slower); fully passive workers (OMP_WAIT_POLICY=PASSIVE) instead
+# pay a sleep/wake-up per region, which made ops made of many small regions (RNN steps, the
+# chunked causal kernels, hand-written backwards) 2-4x slower on a quiet machine. A short spin
+# is right in both cases. It must be set before torch is imported; the environment wins.
+os.environ.setdefault("GOMP_SPINCOUNT", "10000")
 
 import torch  # noqa: E402
 from torch import Tensor, nn  # noqa: E402
@@ -340,7 +343,8 @@ def main(argv: list[str] | None = None) -> int:
              f"at the start {load_before}, at the end {info['load']}: other processes share the cores, "
              "so compare ratios within a column rather than absolute times.",
              f"Batches (32, N, 64), no padding; median of {repeats} interleaved rounds after a warm-up; "
-             f"{malloc_note}; OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY')}. "
+             f"{malloc_note}; OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY', '(unset)')}, "
+             f"GOMP_SPINCOUNT={os.environ.get('GOMP_SPINCOUNT', '(unset)')}. "
              "Times in ms; in brackets the ratio to SDPA (a 4-head attention layer on "
              "torch.nn.functional.scaled_dot_product_attention with q/k/v/output projections): the median "
              "over rounds of the ratio to SDPA timed in the same round. "

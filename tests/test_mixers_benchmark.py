@@ -11,7 +11,7 @@ def test_benchmark_runs_and_reports_ratios_and_targets(tmp_path, monkeypatch):
     bench = importlib.util.module_from_spec(spec)
     monkeypatch.setitem(sys.modules, "bench_mixers", bench)  # dataclasses look their module up
     monkeypatch.setattr(sys, "path", list(sys.path))  # the script adds benchmarks/ for _timing
-    monkeypatch.setenv("OMP_WAIT_POLICY", "PASSIVE")  # the script sets it; undone after the test
+    monkeypatch.setenv("GOMP_SPINCOUNT", "10000")  # the script sets it; undone after the test
     spec.loader.exec_module(bench)
     out = tmp_path / "table.md"
     assert bench.main(["--lengths", "8,16", "--repeats", "1", "--no-peers", "--only", "lambda,fnet,gmlp",
