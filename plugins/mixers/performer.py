@@ -48,18 +48,26 @@ def orthogonal_random_features(m: int, d: int, generator: torch.Generator | None
     return directions * norms
 
 
-def positive_features(x: Tensor, projection: Tensor, is_query: bool, valid: Tensor | None = None) -> Tensor:
-    """φ(x)·√m for x (B, T, H, d), already scaled by d^(-1/4) -> (B, T, H, m); rows where
-    ``valid`` (B, T) is False (padding) get φ = 0.
+def positive_features(x: Tensor, projection: Tensor, is_query: bool, valid: Tensor | None = None,
+                      time_dim: int = 1) -> Tensor:
+    """φ(x)·√m for x (..., d), already scaled by d^(-1/4), with tokens on ``time_dim`` of a
+    (B, T, H, d) or (B, H, T, d) layout -> (..., m); tokens where ``valid`` (B, T) is False
+    (padding) get φ = 0.
 
     The constant 1/√m of φ and the shifts by a detached maximum cancel between the numerator
     and the denominator of the attention, so they are left out or free to choose.
     """
-    exponent = x @ projection.t() - x.pow(2).sum(-1, keepdim=True) / 2  # ωᵀx - |x|²/2
+    flat = x.reshape(-1, x.shape[-1])
+    # ωᵀx - |x|²/2 in one product; the m-wide exponent is then only updated in place (at long
+    # lengths these (B, H, T, m) tensors no longer fit in cache and every pass over them counts)
+    exponent = torch.addmm(flat.pow(2).sum(-1, keepdim=True).mul_(-0.5), flat, projection.t())
+    exponent = exponent.view(*x.shape[:-1], -1)
     if valid is not None:
-        exponent = exponent.masked_fill(~valid[:, :, None, None], float("-inf"))  # exp(-inf) = 0
-    dims = (-1,) if is_query else (1, -1)  # per query; per sequence and head over the keys
-    return torch.exp(exponent - exponent.amax(dim=dims, keepdim=True).detach())
+        pad = ~valid[:, :, None, None] if time_dim == 1 else ~valid[:, None, :, None]
+        exponent = exponent.masked_fill(pad, float("-inf"))  # exp(-inf) = 0
+    with torch.no_grad():
+        shift = exponent.amax(dim=(-1,) if is_query else (time_dim, -1), keepdim=True)  # per query; per head
+    return exponent.sub_(shift).exp_()
 
 
 def favor_attention(q: Tensor, k: Tensor, v: Tensor, projection: Tensor, mask: Tensor | None = None,
@@ -69,11 +77,13 @@ def favor_attention(q: Tensor, k: Tensor, v: Tensor, projection: Tensor, mask: T
     b, t, h, d = q.shape
     scale = d ** -0.25
     valid = None if mask is None or no_padding(mask) else mask
+    if causal:  # the chunked kernel wants heads first: move the d-wide inputs, not the m-wide features
+        q, k, v = (z.transpose(1, 2) for z in (q, k, v))  # (B, H, T, d)
+        qf = positive_features(q * scale, projection, True, time_dim=2)
+        kf = positive_features(k * scale, projection, False, valid, time_dim=2)
+        return causal_linear_attention(qf, kf, v).transpose(1, 2)
     qf = positive_features(q * scale, projection, True)
     kf = positive_features(k * scale, projection, False, valid)
-    if causal:
-        qf, kf, v = (z.transpose(1, 2) for z in (qf, kf, v))  # (B, H, T, .)
-        return causal_linear_attention(qf, kf, v).transpose(1, 2)
     return linear_attention(qf.reshape(b, t, -1), kf.reshape(b, t, -1), v.reshape(b, t, -1), h).view(b, t, h, d)
 
 
