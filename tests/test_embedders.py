@@ -130,6 +130,54 @@ def test_hash_cache_holds_each_distinct_token_once_and_changes_nothing():
     assert len(tiny._cache) <= 3 + 5  # a soft limit: it starts afresh before a batch once full
 
 
+def test_hash_sparse_gradients_equal_the_dense_ones_on_the_rows_used():
+    sparse, dense = make("hash", num_bits=64, num_hashes=2, sparse=True), make("hash", num_bits=64, num_hashes=2)
+    batch = [["the", "cat", "the"], ["dog"]]
+    for emb in (sparse, dense):
+        emb(emb.encode(batch)).pow(2).sum().backward()
+    grad = sparse.weight.grad
+    assert grad.is_sparse and not dense.weight.grad.is_sparse
+    torch.testing.assert_close(grad.to_dense(), dense.weight.grad)
+    used = {b for w in ("the", "cat", "dog") for b in token_bits(w, 64, 2, 0)}
+    assert set(grad.to_dense().abs().sum(1).nonzero().flatten().tolist()) == used
+    assert set(grad.coalesce().indices()[0].tolist()) <= used | {0}  # padding points at row 0 with weight 0
+
+
+def test_hash_importance_weights_each_bit_of_a_token():
+    """Svenstrup et al.: v(w) = sum_i P[D(w), i] * W[h_i(w)]; P starts at ones (= the Bloom code)."""
+    plain = make("hash", num_bits=50, num_hashes=3)
+    imp = make("hash", num_bits=50, num_hashes=3, importance=True, importance_buckets=1000)
+    words = ["hello", "world", "Straße", "🦒"]
+    torch.testing.assert_close(vectors(imp, words), vectors(plain, words))  # same init, same vectors
+    inputs = imp.encode([[w] for w in words])
+    rows = inputs["bucket"][:, 0]
+    assert rows.tolist() == [token_bits(w, 1000, 1, 0 ^ 0x5EED_1A9E)[0] for w in words]  # a second, pinned hash
+    with torch.no_grad():
+        imp.importance[rows[0]] = torch.tensor([2.0, -1.0, 0.5])
+    bits = token_bits("hello", 50, 3, 0)
+    want = 2.0 * imp.weight[bits[0]] - 1.0 * imp.weight[bits[1]] + 0.5 * imp.weight[bits[2]]
+    torch.testing.assert_close(vectors(imp, ["hello"])[0], want)
+    torch.testing.assert_close(vectors(imp, words[1:]), vectors(plain, words[1:]))  # other tokens untouched
+    imp(imp.encode([["hello", "world"], ["🦒"]])).sum().backward()
+    touched = set(imp.importance.grad.abs().sum(1).nonzero().flatten().tolist())
+    assert touched == {int(rows[0]), int(rows[1]), int(rows[3])}
+
+
+def test_hash_importance_survives_save_and_load(tmp_path):
+    model = zoo_core.build(["embed=hash", "embed.importance=true", "embed.importance_buckets=512",
+                            "embed.num_bits=64", "mixer=identity", "pool=mean", "dim=8"])
+    with torch.no_grad():
+        model.embed.importance.uniform_(-1, 1)
+    model.eval()
+    zoo_core.save(model, tmp_path / "m")
+    loaded = zoo_core.load(tmp_path / "m")
+    batch = [["the", "zebra"], ["dog"]]
+    with torch.no_grad():
+        a, b = model(model.encode(batch)), loaded(loaded.encode(batch))
+    assert torch.equal(a["logits"], b["logits"])
+    torch.testing.assert_close(loaded.embed.importance, model.embed.importance)
+
+
 def test_hash_padding_is_zero():
     emb = make("hash")
     inputs = emb.encode([["a", "b", "c"], ["a"]])
@@ -337,6 +385,7 @@ def test_full_freeze_through_create():
 # ---- contracts with non-default options -------------------------------------------------
 @pytest.mark.parametrize("name,cfg", [
     ("hash", {"num_hashes": 20, "cache_size": 0}),
+    ("hash", {"sparse": True, "importance": True, "importance_buckets": 64}),
     ("char_cnn", {"widths": [2, 3], "highway_layers": 0, "char_table": 128, "char_buckets": 16}),
     ("char_cnn", {"max_chars": 4}),
     ("char_pos", {"base": 10000.0, "max_chars": 3}),

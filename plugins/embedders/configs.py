@@ -13,6 +13,12 @@ class HashConfig(ModuleConfig):
     num_hashes: int = Field(4, gt=0, le=64, description="hash functions per token (bits set in its code)")
     seed: int = Field(0, ge=0, lt=2**64, description="salt of the hash functions")
     cache_size: int = Field(1_000_000, ge=0, description="distinct tokens whose codes are cached (0: no cache)")
+    importance: bool = Field(False, description="learn num_hashes importance weights per token (Svenstrup et al.'s "
+                                                "hash embeddings): code bits weighted per token, not all 1")
+    importance_buckets: int = Field(2**20, gt=0, description="rows of the importance table (tokens are hashed "
+                                                              "into them by a second hash function)")
+    sparse: bool = Field(False, description="sparse gradients: only the rows a batch used get a gradient, so "
+                                            "large tables (num_bits=2**18) train fast; pair with optim=sparse_dense")
 
 
 class CharConfig(ModuleConfig):
