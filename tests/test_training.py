@@ -43,12 +43,18 @@ def test_same_seed_same_weights_and_a_real_improvement(tmp_path):
     assert [r["epoch"] for r in log] == [1, 2, 3] and {"valid_accuracy", "lr", "grad_norm"} <= set(log[0])
 
 
-def test_interrupted_and_resumed_run_ends_with_the_same_weights(tmp_path):
-    train(tmp_path, "full")
-    stopped = train(tmp_path, "cut", max_steps=13)  # mid-way through epoch 2
+@pytest.mark.parametrize("extra", [
+    [],
+    # sparse gradients: SparseAdam's moments, and SGD's momentum buffer, which is a sparse tensor
+    ["embed.sparse=true", "embed.importance=true", "embed.importance_buckets=4096", "optim=sparse_dense"],
+    ["embed.sparse=true", "optim=sgd", "optim.momentum=0.9", "train.lr=0.5"],
+], ids=["dense", "sparse_adam", "sparse_sgd_momentum"])
+def test_interrupted_and_resumed_run_ends_with_the_same_weights(tmp_path, extra):
+    train(tmp_path, "full", extra)
+    stopped = train(tmp_path, "cut", extra, max_steps=13)  # mid-way through epoch 2
     assert stopped.stopped == "max_steps" and stopped.steps == 13
     assert (tmp_path / "cut" / "model.safetensors").exists()  # best checkpoint kept
-    resumed = train(tmp_path, "cut", resume=True)
+    resumed = train(tmp_path, "cut", extra, resume=True)
     assert resumed.stopped == "completed" and resumed.steps == train_steps(tmp_path / "full")
     full, cut = last_weights(tmp_path / "full"), last_weights(tmp_path / "cut")
     assert all(torch.equal(full[k], cut[k]) for k in full)

@@ -62,8 +62,44 @@ def atomic_write_json(path: Path, obj: Any) -> None:
 def atomic_save_tensors(path: Path, tensors: dict, metadata_: dict[str, str] | None = None) -> None:
     from safetensors.torch import save
 
-    data = {k: v.detach().to("cpu").clone().contiguous() for k, v in tensors.items()}
+    data = {k: v.detach().to("cpu").clone().contiguous() for k, v in pack_sparse(tensors).items()}
     atomic_write_bytes(path, save(data, metadata=metadata_))
+
+
+SPARSE = "::sparse_"
+
+
+def pack_sparse(tensors: dict) -> dict:
+    """safetensors stores dense tensors only. A sparse COO tensor (SGD's momentum buffer for a
+    sparse-gradient embedding) is stored as its indices, values and size (+ coalesced flag),
+    exactly as it is, uncoalesced duplicates included, so a resumed run adds it up in the
+    same order and ends with bit-identical weights; ``unpack_sparse`` restores it."""
+    out = {}
+    for k, v in tensors.items():
+        if getattr(v, "is_sparse", False):
+            v = v.detach()
+            out[f"{k}{SPARSE}indices"], out[f"{k}{SPARSE}values"] = v._indices(), v._values()
+            out[f"{k}{SPARSE}size"] = torch_tensor([*v.shape, int(v.is_coalesced())])
+        else:
+            out[k] = v
+    return out
+
+
+def unpack_sparse(tensors: dict) -> dict:
+    import torch
+
+    out = {k: v for k, v in tensors.items() if SPARSE not in k}
+    for k in [k[: -len(f"{SPARSE}size")] for k in tensors if k.endswith(f"{SPARSE}size")]:
+        *size, coalesced = tensors[f"{k}{SPARSE}size"].tolist()
+        out[k] = torch.sparse_coo_tensor(tensors[f"{k}{SPARSE}indices"], tensors[f"{k}{SPARSE}values"], size,
+                                         is_coalesced=bool(coalesced))
+    return out
+
+
+def torch_tensor(values):
+    import torch
+
+    return torch.tensor(values, dtype=torch.int64)
 
 
 def requirements_of(spec) -> list[str]:

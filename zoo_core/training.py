@@ -19,7 +19,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from .checkpoint import atomic_save_tensors, atomic_write_json, load_state_tensors, save_model
+from .checkpoint import atomic_save_tensors, atomic_write_json, load_state_tensors, save_model, unpack_sparse
 from .compose import build_model, build_optimizer, count_parameters
 from .data import DatasetSplits, load_splits
 from .errors import ZooError
@@ -266,7 +266,7 @@ class Trainer:
     def load_state(self) -> None:
         d = self.out_dir / STATE_DIR
         saved = json.loads((d / "state.json").read_text())
-        tensors = load_state_tensors(d / "state.safetensors")
+        tensors = unpack_sparse(load_state_tensors(d / "state.safetensors"))
         self.model.embed.load_state_json(saved["embed_state"])
         self.model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")}, strict=True)
         self.optimizer.load_state_dict(join_optimizer_state(
