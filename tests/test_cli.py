@@ -20,8 +20,11 @@ def test_build_prints_summary_with_packages_and_total():
 @pytest.mark.parametrize("args,expected", [
     (["mixer=lamda"], ["mixer=lamda: unknown mixer 'lamda'; did you mean 'lambda'?", "choices:"]),
     (["mixer=lambda", "mixer.haeds=4"], ["mixer.haeds: unknown field for mixer:lambda; did you mean 'heads'?"]),
-    (["mixer.haeds=4"], ["mixer.haeds: unknown field for mixer:identity", "'heads' is a field of mixer:",
-                         "e.g. mixer="]),
+    (["mixer=identity", "mixer.haeds=4"], ["mixer.haeds: unknown field for mixer:identity",
+                                           "'heads' is a field of mixer:", "e.g. mixer="]),
+    (["mixer.heads=4"], ["mixer.heads: the mixer stack is empty (mixer=[]), so it has no fields; "
+                         "choose mixers first, e.g. mixer=lambda mixer.heads=..."]),  # the default has no mixer
+    (["mixer=[]", "mixer.1.heads=4"], ["mixer.1.heads: the mixer stack is empty"]),
     (["embed.num_bits=-3"], ["embed.num_bits: input should be greater than 0 (got -3)"]),
     (["foo"], ["'foo': not an override; write KEY=VALUE"]),
     (["mixer=lambda", "mixer.heads=5"], ["heads=5 must divide dim=64"]),

@@ -15,8 +15,8 @@ def test_values_parse_like_hydra(text, value):
 def test_recipes_default_and_the_posts_classifier():
     m = compose([]).model
     assert (m.embed.name, [x.name for x in m.mixer], m.pool.name, m.loss.name, m.optim.name) == \
-        ("hash", ["identity"], "mean", "cross_entropy", "smorms3")
-    assert m.embed.config["num_bits"] == 32768
+        ("hash", [], "mean", "cross_entropy", "sparse_dense")
+    assert (m.embed.config["num_bits"], m.embed.config["sparse"]) == (2**18, True)
     m = compose(["recipe=lambda_seed"]).model
     assert (m.embed.name, [x.name for x in m.mixer], m.pool.name, m.loss.name, m.optim.name) == \
         ("hash", ["lambda"], "seed_attention", "cross_entropy", "smorms3")
@@ -33,18 +33,18 @@ def test_dim_reaches_every_component_and_stacks_take_per_layer_fields():
 
 def test_component_dim_must_agree_with_model_dim():
     with pytest.raises(ZooError, match="set dim=32 at the top level"):
-        compose(["mixer.dim=32"])
+        compose(["mixer=lambda", "mixer.dim=32"])
 
 
 def test_replacing_a_component_drops_the_recipes_fields_for_it():
-    assert compose([]).model.embed.config["num_bits"] == 32768  # set by the default recipe
+    assert compose([]).model.embed.config["num_bits"] == 2**18  # set by the default recipe
     assert compose(["embed=hash"]).model.embed.config["num_bits"] == 200  # chosen anew: its own defaults
     assert compose(["embed.num_bits=64"]).model.embed.config["num_bits"] == 64  # a field alone keeps the choice
 
 
 def test_mixer_index_out_of_range():
     with pytest.raises(ZooError, match=r"mixer.3: the mixer stack has 1 layer"):
-        compose(["mixer.3.heads=2"])
+        compose(["mixer=lambda", "mixer.3.heads=2"])
 
 
 def test_sections_and_data_options():

@@ -355,8 +355,12 @@ def compose(overrides: list[str] | tuple[str, ...] = (), registry: Registry | No
             continue
         if kind == "mixer":
             names = chosen[kind] if isinstance(chosen[kind], list) else [chosen[kind]]
+            if not names and (fields["mixer"] or mixer_fields):
+                given = sorted(fields["mixer"]) + [f"{i}.{k}" for i, f in sorted(mixer_fields.items()) for k in f]
+                problems.append(f"mixer.{given[0]}: the mixer stack is empty (mixer=[]), so it has no fields; "
+                                f"choose mixers first, e.g. mixer=lambda mixer.{given[0].split('.')[-1]}=...")
             for idx in mixer_fields:
-                if idx >= len(names):
+                if names and idx >= len(names):
                     problems.append(f"mixer.{idx}: the mixer stack has {len(names)} layer(s) (0..{len(names) - 1})")
             stack = []
             for i, name in enumerate(names):
