@@ -4,6 +4,7 @@ import json
 import subprocess
 import sys
 
+import pytest
 import torch
 from safetensors.torch import load_file
 
@@ -24,11 +25,17 @@ def last_weights(path):
             if k.startswith("model.")}
 
 
-def test_two_cpu_processes_match_one_process_with_the_same_global_batch(tmp_path):
-    one = run_zoo("train", *COMMON, "--out", tmp_path / "one")
+@pytest.mark.parametrize("grads", [
+    ["embed.sparse=false"],
+    # sparse gradients of the hash table (the default recipe's): DDP leaves them to the trainer
+    ["embed.sparse=true", "embed.importance=true", "embed.importance_buckets=4096", "optim.momentum=0"],
+], ids=["dense", "sparse"])
+def test_two_cpu_processes_match_one_process_with_the_same_global_batch(tmp_path, grads):
+    common = COMMON + grads
+    one = run_zoo("train", *common, "--out", tmp_path / "one")
     assert one.returncode == 0, one.stderr
     two = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
-                          "-m", "zoo_cli", "train", *COMMON, "--out", str(tmp_path / "two")],
+                          "-m", "zoo_cli", "train", *common, "--out", str(tmp_path / "two")],
                          capture_output=True, text=True, timeout=600, env={**__import__("os").environ, "HF_HUB_OFFLINE": "1"})
     assert two.returncode == 0, two.stderr[-3000:]
     a, b = last_weights(tmp_path / "one"), last_weights(tmp_path / "two")

@@ -94,6 +94,15 @@ def evaluate_tokens(model, token_lists, label_ids, labels, batch_size=256) -> di
     return report
 
 
+def sparse_gradient_params(model: nn.Module) -> dict[str, nn.Parameter]:
+    """The trainable parameters of an embedder configured for sparse gradients
+    (``embed.sparse=true``), by their names in ``model``."""
+    embed = getattr(model, "embed", None)
+    if embed is None or not getattr(getattr(embed, "cfg", None), "sparse", False):
+        return {}
+    return {f"embed.{n}": p for n, p in embed.named_parameters() if p.requires_grad}
+
+
 def clip_gradients(model: nn.Module, max_norm: float) -> float:
     """Clip the global gradient norm; sparse gradients (``embed.sparse=true``) count through
     their stored values, which ``clip_grad_norm_`` cannot do."""
@@ -145,6 +154,8 @@ class TrainResult:
 
 
 class Trainer:
+    _sparse_params: dict = {}  # set by _wrap under DDP: the parameters whose sparse gradients it all-reduces
+
     def __init__(self, run: RunSpec, out_dir: str | Path, *, console=None, progress: bool = True,
                  max_steps: int | None = None, command: str = "", callbacks=()):
         self.run, self.out_dir = run, Path(out_dir)
@@ -220,10 +231,36 @@ class Trainer:
         if self.world > 1:
             from torch.nn.parallel import DistributedDataParallel
 
+            # DDP all-reduces sparse gradients only for nn.Embedding/EmbeddingBag modules; an
+            # embedder with embed.sparse=true keeps its tables as plain parameters (the hash
+            # embedder's F.embedding_bag), so DDP leaves those out and _reduce_sparse_grads
+            # all-reduces them after backward
+            self._sparse_params = sparse_gradient_params(model)
+            if self._sparse_params:
+                DistributedDataParallel._set_params_and_buffers_to_ignore_for_model(model, list(self._sparse_params))
             wrapped = DistributedDataParallel(model, device_ids=[self.device.index] if self.device.type == "cuda" else None)
         if self.run.compile:
             wrapped = CompiledOrEager(wrapped, self._log)
         return wrapped
+
+    def _reduce_sparse_grads(self) -> None:
+        """What DDP does for dense gradients, for the parameters it was told to leave out: the
+        mean over ranks. gloo all-reduces sparse tensors itself; nccl cannot, so there the
+        gradient is all-reduced dense and made sparse again."""
+        import torch.distributed as dist
+
+        for p in self._sparse_params.values():
+            g = p.grad
+            if g is None:  # every rank must join each all-reduce: an untouched table sends nothing
+                g = torch.sparse_coo_tensor(torch.empty((1, 0), dtype=torch.long, device=p.device),
+                                            p.new_zeros((0, *p.shape[1:])), p.shape)
+            if g.is_sparse and dist.get_backend() != "gloo":
+                g = g.to_dense()
+                dist.all_reduce(g)
+                g = g.to_sparse(1)
+            else:
+                dist.all_reduce(g)
+            p.grad = g.div_(self.world) if not g.is_sparse else g * (1.0 / self.world)
 
     def _shard(self, idx: list[int]) -> tuple[list[int], float]:
         """This rank's part of a global batch and the weight that makes the ranks' averaged
@@ -350,6 +387,8 @@ class Trainer:
                                        f"train.lr (now {sched.get_last_lr()[0]:.2e}) or set train.clip")
                     opt.zero_grad(set_to_none=True)
                     (loss * weight if weight != 1.0 else loss).backward()
+                    if self.world > 1 and self._sparse_params:
+                        self._reduce_sparse_grads()
                     self._emit("on_after_backward", self.state["step"])
                     if t.clip:
                         grad_norm = clip_gradients(model, t.clip)
