@@ -92,7 +92,7 @@ def unpack_sparse(tensors: dict) -> dict:
     for k in [k[: -len(f"{SPARSE}size")] for k in tensors if k.endswith(f"{SPARSE}size")]:
         *size, coalesced = tensors[f"{k}{SPARSE}size"].tolist()
         out[k] = torch.sparse_coo_tensor(tensors[f"{k}{SPARSE}indices"], tensors[f"{k}{SPARSE}values"], size,
-                                         is_coalesced=bool(coalesced))
+                                         is_coalesced=bool(coalesced), check_invariants=True)  # from a file
     return out
 
 

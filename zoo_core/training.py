@@ -253,7 +253,7 @@ class Trainer:
             g = p.grad
             if g is None:  # every rank must join each all-reduce: an untouched table sends nothing
                 g = torch.sparse_coo_tensor(torch.empty((1, 0), dtype=torch.long, device=p.device),
-                                            p.new_zeros((0, *p.shape[1:])), p.shape)
+                                            p.new_zeros((0, *p.shape[1:])), p.shape, check_invariants=False)
             if g.is_sparse and dist.get_backend() != "gloo":
                 g = g.to_dense()
                 dist.all_reduce(g)
