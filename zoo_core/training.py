@@ -103,6 +103,14 @@ def sparse_gradient_params(model: nn.Module) -> dict[str, nn.Parameter]:
     return {f"embed.{n}": p for n, p in embed.named_parameters() if p.requires_grad}
 
 
+def coalesce_sparse_grads(params) -> None:
+    """Replace each sparse gradient by its coalesced form (duplicate rows summed), so the
+    later readers (clipping, the gradient-norm log, the optimizer) do not each coalesce it."""
+    for p in params:
+        if p.grad is not None and p.grad.is_sparse and not p.grad.is_coalesced():
+            p.grad = p.grad.coalesce()
+
+
 def clip_gradients(model: nn.Module, max_norm: float) -> float:
     """Clip the global gradient norm; sparse gradients (``embed.sparse=true``) count through
     their stored values, which ``clip_grad_norm_`` cannot do."""
@@ -154,6 +162,7 @@ class TrainResult:
 
 
 class Trainer:
+    _coalesce: list = []  # parameters with sparse gradients, coalesced once after each backward
     _sparse_params: dict = {}  # set by _wrap under DDP: the parameters whose sparse gradients it all-reduces
 
     def __init__(self, run: RunSpec, out_dir: str | Path, *, console=None, progress: bool = True,
@@ -195,6 +204,7 @@ class Trainer:
         self.model.labels = self.labels
         self.model.embed.fit(self.train_tokens)
         self.model.to(self.device)
+        self._coalesce = list(sparse_gradient_params(self.model).values())
         self.forward_model = self._wrap(self.model)
         self.optimizer = build_optimizer(self.model, run.model.optim, lr=run.train.lr)
         self.steps_per_epoch = math.ceil(len(self.train_tokens) / run.train.batch_size)
@@ -387,6 +397,8 @@ class Trainer:
                                        f"train.lr (now {sched.get_last_lr()[0]:.2e}) or set train.clip")
                     opt.zero_grad(set_to_none=True)
                     (loss * weight if weight != 1.0 else loss).backward()
+                    if self._coalesce:  # once, in place: clipping, logging and the optimizer reuse it
+                        coalesce_sparse_grads(self._coalesce)
                     if self.world > 1 and self._sparse_params:
                         self._reduce_sparse_grads()
                     self._emit("on_after_backward", self.state["step"])

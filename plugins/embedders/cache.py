@@ -61,13 +61,19 @@ class TokenCache:
         new: list[str] = []
         t = max([len(s) for s in batch] + [1])
         flat: list[int] = []
+        lookup = rows.__getitem__
         for seq in batch:
-            for tok in seq:
-                row = rows.get(tok)
-                if row is None:
-                    row = rows[tok] = first_new + len(new)
-                    new.append(tok)
-                flat.append(row)
+            start = len(flat)
+            try:  # warm cache: one C-level map over the sequence (the trainer encodes on a thread
+                flat.extend(map(lookup, seq))  # beside the training step, so this holds the GIL)
+            except KeyError:  # a new token: redo this sequence token by token
+                del flat[start:]
+                for tok in seq:
+                    row = rows.get(tok)
+                    if row is None:
+                        row = rows[tok] = first_new + len(new)
+                        new.append(tok)
+                    flat.append(row)
             flat.extend([0] * (t - len(seq)))
         if new:
             self._add(new, first_new)
