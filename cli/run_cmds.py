@@ -3,6 +3,7 @@ each command, so ``zoo --help`` stays fast."""
 from __future__ import annotations
 
 import json
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -66,7 +67,17 @@ def train(
 
     trainer = Trainer(run, out_dir, console=out, progress=progress and sys.stdout.isatty(),
                       max_steps=run.train.max_steps, command=command)
-    result = trainer.fit(resume=resume is not None)
+    created = resume is None and not Path(out_dir).exists()
+    try:
+        result = trainer.fit(resume=resume is not None)
+    except ZooError:
+        # a run that failed before saving anything (e.g. optim=adamw with embed.sparse=true at
+        # the first step) leaves no half-empty folder behind; one this command did not create,
+        # or one holding a checkpoint, is never touched
+        if created and Path(out_dir).is_dir() and not (Path(out_dir) / "model.safetensors").exists() \
+                and not (Path(out_dir) / "training_state").exists():
+            shutil.rmtree(out_dir, ignore_errors=True)
+        raise
     if result.rank != 0:  # under torchrun only rank 0 reports
         return
     table = Table(title=_plain(command), title_justify="left")

@@ -209,3 +209,17 @@ def test_sparse_gradients_with_a_dense_optimizer_is_a_clear_error(tmp_path):
     run = compose(small + ["embed=full", "embed.sparse=true", "optim=adamw", "train.epochs=1"])
     with pytest.raises(ZooError, match="optim=adamw cannot take the sparse gradients of full .* use optim=sparse_dense"):
         Trainer(run, tmp_path / "s").fit()
+
+
+def test_a_run_that_fails_before_saving_leaves_no_folder_and_an_existing_one_untouched(tmp_path):
+    data = write_tsv(tmp_path / "d.tsv", [(w, "en") for w in ("water", "house", "tree", "bread")] +
+                     [(w, "de") for w in ("wasser", "haus", "baum", "brot")])
+    # the default recipe's table has sparse gradients: adamw fails at the first step
+    r = run_zoo("train", f"data={data}", "optim=adamw", "train.epochs=1", "--out", tmp_path / "new")
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    assert "optim=adamw cannot take the sparse gradients of hash (embed.sparse=true); use optim=sparse_dense" in r.stderr
+    assert not (tmp_path / "new").exists()
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "notes.txt").write_text("keep me")
+    r = run_zoo("train", f"data={data}", "optim=adamw", "train.epochs=1", "--out", tmp_path / "mine")
+    assert r.returncode == 2 and (tmp_path / "mine" / "notes.txt").read_text() == "keep me"
