@@ -67,9 +67,12 @@ def summary_table(model, title: str = "") -> None:
         total, trainable = count_parameters(module)
         frozen = " (frozen)" if total and not trainable else ""
         table.add_row(label, spec.name, f"{spec.dist}=={spec.version}", f"{total:,}{frozen}")
+        if label == "embed" and not model.spec.mixer:
+            table.add_row("mixer", "(none: mixer=[])", "", "0")
     optim = model.spec.optim
     table.add_row("optim", optim.name, f"{optim.dist}=={optim.version}", "-")
-    extras = [("norms", model.norms)] + ([("head", model.head)] if model.head is not None else [])
+    extras = ([("norms", model.norms)] if len(model.norms) else []) + \
+        ([("head", model.head)] if model.head is not None else [])
     if model.spec.pos == "learned":
         extras.append(("pos", model.pos))
     for label, module in extras:

@@ -15,6 +15,14 @@ def test_build_prints_summary_with_packages_and_total():
         assert word in r.stdout
     # hash: num_bits * dim = 200 * 64 parameters
     assert "12,800" in r.stdout
+    assert "layer_norm" in r.stdout  # one mixer: its norm
+
+
+def test_build_shows_an_empty_mixer_stack():
+    r = run_zoo("build")  # the default recipe has no mixer
+    assert r.returncode == 0, r.stderr
+    assert "(none: mixer=[])" in r.stdout and "layer_norm" not in r.stdout
+    assert "16,777,216" in r.stdout  # hash: 2**18 rows * 64
 
 
 @pytest.mark.parametrize("args,expected", [
