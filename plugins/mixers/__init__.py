@@ -67,6 +67,11 @@ _MIXERS = [
      "LSTM over packed variable-length batches, states in the original order",
      "Who’s Afraid of the Recurrent Wolf?",
      "Hochreiter & Schmidhuber, Long Short-Term Memory (Neural Computation 1997)"),
+    ("vq", "vq:VQMixer", configs.VQConfig,
+     "vector quantiser: nearest code, straight-through, commitment loss, EMA codebook with random restarts "
+     "of dead codes; codebook_usage()",
+     "Vector Quantization: Avoiding Codebook Collapse",
+     "Dhariwal et al., Jukebox (arXiv:2005.00341, section 3.1); van den Oord et al., VQ-VAE (arXiv:1711.00937)"),
 ]
 
 
@@ -75,10 +80,3 @@ def zoo_register_components(register):
     for name, target, config, summary, post, paper in _MIXERS:
         register("mixer", name, factory=f"zoo_plugins.mixers.{target}", config=config,
                  summary=summary, post=post, paper=paper)
-
-_MIXERS.append(
-    ("vq", "vq:VQMixer", configs.VQConfig,
-     "vector quantiser: nearest code, straight-through, commitment loss, EMA codebook with random restarts "
-     "of dead codes; codebook_usage()",
-     "Vector Quantization: Avoiding Codebook Collapse",
-     "Dhariwal et al., Jukebox (arXiv:2005.00341, section 3.1); van den Oord et al., VQ-VAE (arXiv:1711.00937)"))
