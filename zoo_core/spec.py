@@ -16,10 +16,10 @@ from __future__ import annotations
 
 import functools
 from importlib import resources
-from typing import Any, Literal
+from typing import Annotated, Any, Callable, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
 from .config import ModuleConfig
 from .errors import ZooError, did_you_mean
@@ -78,6 +78,10 @@ class ComponentSource(Strict):
     component: str = Field(description="the part of the source model: embed, pool, mixer.1, ...")
 
 
+# for choices that include "none": the command line parses pos=none / logger=none to None
+NONE_IS_A_NAME = BeforeValidator(lambda value: "none" if value is None else value)
+
+
 class ComponentSpec(Strict):
     """One resolved component: what was asked for, who provides it, and its validated config."""
 
@@ -94,16 +98,11 @@ class ModelSpec(Strict):
     dropout: float = Field(0.1, ge=0, lt=1, description="dropout on each mixer's output before the residual")
     token_dropout: float = Field(0.0, ge=0, lt=1, description="in training, hide each token from the whole network "
                                                                "with this probability (word dropout)")
-    pos: Literal["none", "sinusoidal", "learned"] = Field("none", description="positional encoding added after the embedder")
+    pos: Annotated[Literal["none", "sinusoidal", "learned"], NONE_IS_A_NAME] = Field("none", description="positional encoding added after the embedder")
     max_len: int = Field(512, gt=0, description="longest sequence the positional encoding supports")
     num_classes: int = Field(2, gt=0, description="output classes (set from the data when training)")
     embed: ComponentSpec
     mixer: list[ComponentSpec]
-
-    @field_validator("pos", mode="before")
-    @classmethod
-    def _none_is_a_name(cls, value):  # pos=none parses to None on the command line
-        return "none" if value is None else value
     pool: ComponentSpec
     loss: ComponentSpec
     optim: ComponentSpec
@@ -112,13 +111,8 @@ class ModelSpec(Strict):
 class RunSpec(Strict):
     recipe: str = DEFAULT_RECIPE
     task: str = Field("classification", description="what the model learns: classification")
-    logger: Literal["none", "tensorboard"] = Field("none", description="extra metrics logger (tensorboard: runs/.../tb)")
+    logger: Annotated[Literal["none", "tensorboard"], NONE_IS_A_NAME] = Field("none", description="extra metrics logger (tensorboard: runs/.../tb)")
     compile: bool = Field(False, description="run the model through torch.compile (falls back with a message)")
-
-    @field_validator("logger", mode="before")
-    @classmethod
-    def _none_is_a_name(cls, value):  # logger=none parses to None on the command line
-        return "none" if value is None else value
     seed: int = Field(0, description="random seed for weights, data order and splits")
     device: str = Field("auto", description="auto, cpu, cuda or cuda:N")
     threads: int = Field(1, ge=1, description="CPU threads for torch; small models train fastest on 1 "
@@ -220,14 +214,11 @@ def _pydantic_problems(prefix: str, err: ValidationError) -> list[str]:
     return out
 
 
-def _unknown_field_problems(prefix: str, label: str, fields: dict, config_cls) -> list[str]:
+def _unknown_field_problems(prefix: str, label: str, fields: dict, config_cls,
+                            hint: Callable[[str], str] = lambda field: "") -> list[str]:
     allowed = list(config_cls.model_fields)
     return [f"{prefix}.{f}: unknown field for {label};{did_you_mean(f, allowed)} fields: {', '.join(allowed)}"
-            for f in fields if f not in allowed]
-
-
-def _unknown(fields: dict, config_cls) -> list[str]:
-    return [f for f in fields if f not in config_cls.model_fields]
+            + hint(f) for f in fields if f not in allowed]
 
 
 def _elsewhere(kind: str, field: str, comp, registry: Registry) -> str:
@@ -265,9 +256,10 @@ def resolve_component(kind: str, name: str, fields: dict, dim: int, registry: Re
         comp = registry.resolve(kind, name)
     except ZooError as e:
         return None, e.problems
-    problems = _unknown_field_problems(prefix, f"{kind}:{comp.name}", fields, comp.config)
+    problems = _unknown_field_problems(prefix, f"{kind}:{comp.name}", fields, comp.config,
+                                       hint=lambda field: _elsewhere(kind, field, comp, registry))
     if problems:
-        return None, [p + _elsewhere(kind, f, comp, registry) for p, f in zip(problems, _unknown(fields, comp.config))]
+        return None, problems
     values = dict(fields)
     if issubclass(comp.config, ModuleConfig):
         if "dim" in values and values["dim"] != dim:
