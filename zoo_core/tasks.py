@@ -44,12 +44,16 @@ def auxiliary_loss(model):
     return sum(terms) if terms else None
 
 
-def _with_aux(model, loss):
-    aux = auxiliary_loss(model)
-    return loss if aux is None else loss + aux
+class Task:
+    """What every task shares: the model's own loss plus the modules' ``aux_loss``."""
+
+    def loss(self, model, outputs, target, idx):
+        loss = model.loss(outputs, target)
+        aux = auxiliary_loss(model)
+        return loss if aux is None else loss + aux
 
 
-class ClassificationTask:
+class ClassificationTask(Task):
     name = "classification"
     pipeline_tag = "text-classification"
     primary_metric = "accuracy"
@@ -59,9 +63,6 @@ class ClassificationTask:
         from .training import epoch_batches
 
         return epoch_batches(trainer.lengths, trainer.run.train.batch_size, trainer.run.seed, epoch)
-
-    def loss(self, model, outputs, target, idx):
-        return _with_aux(model, model.loss(outputs, target))
 
     def evaluate(self, model, token_lists, label_ids, labels) -> dict:
         from .training import evaluate_tokens
@@ -101,7 +102,7 @@ def _steps(trainer) -> int:
 
 
 # ---- few-shot ----------------------------------------------------------------------------
-class FewShotTask:
+class FewShotTask(Task):
     name = "few_shot"
     pipeline_tag = "text-classification"
     primary_metric = "accuracy"
@@ -139,9 +140,6 @@ class FewShotTask:
                 query += picked[k:]
             episodes.append(support + query)
         return episodes
-
-    def loss(self, model, outputs, target, idx):
-        return _with_aux(model, model.loss(outputs, target))
 
     def evaluate(self, model, token_lists, label_ids, labels) -> dict:
         import torch
@@ -210,7 +208,7 @@ def retrieval_metrics(scores, relevant, k: int = 10) -> dict:
     return out
 
 
-class RetrievalTask:
+class RetrievalTask(Task):
     name = "retrieval"
     pipeline_tag = "sentence-similarity"
     primary_metric = "ndcg@10"
@@ -238,9 +236,6 @@ class RetrievalTask:
                 batch += rng.sample(groups[y], min(self.per_class, len(groups[y])))
             batches.append(batch)
         return batches
-
-    def loss(self, model, outputs, target, idx):
-        return _with_aux(model, model.loss(outputs, target))
 
     def evaluate(self, model, token_lists, label_ids, labels) -> dict:
         import torch
