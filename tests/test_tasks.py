@@ -37,6 +37,8 @@ def test_task_options_grammar():
         get_task("few_shot:way=3")
     with pytest.raises(ZooError, match="did you mean 'few_shot'"):
         get_task("fewshot")
+    with pytest.raises(ZooError, match="ways=abc is not a number"):
+        get_task("few_shot:ways=abc")
 
 
 class FakeTrainer:

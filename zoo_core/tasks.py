@@ -266,7 +266,11 @@ def parse_task(text: str) -> tuple[str, dict]:
         key, sep, value = item.partition("=")
         if not sep:
             raise ZooError(f"task={text}: write task=NAME:KEY=VALUE,KEY=VALUE, e.g. task=few_shot:ways=5,shots=1")
-        options[key.strip()] = int(value) if value.strip().isdigit() else float(value)
+        try:
+            options[key.strip()] = int(value) if value.strip().isdigit() else float(value)
+        except ValueError:
+            raise ZooError(f"task={text}: {key.strip()}={value.strip()} is not a number; task options are "
+                           f"numbers, e.g. task=few_shot:ways=5,shots=1") from None
     return name.strip(), options
 
 
