@@ -89,16 +89,6 @@ def layer_grad_means(model: nn.Module) -> dict[str, float]:
     return dict(zip(names, torch.stack([v.to(values[0].device) for v in values]).tolist()))
 
 
-def total_grad_norm(model: nn.Module) -> float:
-    norms = []
-    for p in model.parameters():
-        if p.grad is None:
-            continue
-        g = p.grad.coalesce().values() if p.grad.is_sparse else p.grad
-        norms.append(torch.linalg.vector_norm(g.detach().float()))
-    return float(torch.linalg.vector_norm(torch.stack(norms))) if norms else 0.0
-
-
 def _main(trainer) -> bool:
     """Under distributed training only rank 0 writes files (the gradients are all-reduced)."""
     return getattr(trainer, "is_main", True)
@@ -266,7 +256,7 @@ class Curves:
 
     def on_after_backward(self, trainer, step: int) -> None:
         if self.active:  # the learning rate this step uses (the scheduler moves on after it)
-            self._norm, self._lr = total_grad_norm(trainer.model), trainer.optimizer.param_groups[0]["lr"]
+            self._norm, self._lr = trainer.grad_norm(), trainer.optimizer.param_groups[0]["lr"]
 
     def on_step_end(self, trainer, step: int, loss: float) -> None:
         if not self.active:
@@ -399,7 +389,7 @@ class TensorBoardLogger:
 
     def on_after_backward(self, trainer, step: int) -> None:
         if self.writer is not None:
-            self._norm, self._lr = total_grad_norm(trainer.model), trainer.optimizer.param_groups[0]["lr"]
+            self._norm, self._lr = trainer.grad_norm(), trainer.optimizer.param_groups[0]["lr"]
 
     def on_step_end(self, trainer, step: int, loss: float) -> None:
         if self.writer is None:

@@ -111,19 +111,28 @@ def coalesce_sparse_grads(params) -> None:
             p.grad = p.grad.coalesce()
 
 
-def clip_gradients(model: nn.Module, max_norm: float) -> float:
-    """Clip the global gradient norm; sparse gradients (``embed.sparse=true``) count through
-    their stored values, which ``clip_grad_norm_`` cannot do."""
-    grads = [p.grad for p in model.parameters() if p.grad is not None]
-    if not any(g.is_sparse for g in grads):
-        return float(nn.utils.clip_grad_norm_(model.parameters(), max_norm))
-    norms = [(g.coalesce()._values() if g.is_sparse else g).norm() for g in grads]
-    total = torch.linalg.vector_norm(torch.stack(norms)) if norms else torch.tensor(0.0)
-    scale = max_norm / (float(total) + 1e-6)
+def total_grad_norm(model: nn.Module) -> float:
+    """The global L2 norm of all gradients; a sparse gradient counts through its stored
+    values (coalesced, so duplicate rows are summed first), which ``clip_grad_norm_`` cannot do."""
+    norms = []
+    for p in model.parameters():
+        if p.grad is None:
+            continue
+        g = p.grad.coalesce().values() if p.grad.is_sparse else p.grad
+        norms.append(torch.linalg.vector_norm(g.detach().float()))
+    return float(torch.linalg.vector_norm(torch.stack(norms))) if norms else 0.0
+
+
+def clip_gradients(model: nn.Module, max_norm: float, total: float | None = None) -> float:
+    """Scale every gradient, dense or sparse, so the global norm is at most ``max_norm``, as
+    ``clip_grad_norm_`` does; ``total`` is that norm when already known. Returns it."""
+    total = total_grad_norm(model) if total is None else total
+    scale = max_norm / (total + 1e-6)
     if scale < 1:
-        for g in grads:
-            g.mul_(scale)
-    return float(total)
+        for p in model.parameters():
+            if p.grad is not None:
+                p.grad.mul_(scale)
+    return total
 
 
 # ---- optimizer state without pickle ----------------------------------------------------
@@ -162,12 +171,10 @@ class TrainResult:
 
 
 class Trainer:
-    _coalesce: list = []  # parameters with sparse gradients, coalesced once after each backward
-    _sparse_params: dict = {}  # set by _wrap under DDP: the parameters whose sparse gradients it all-reduces
-
     def __init__(self, run: RunSpec, out_dir: str | Path, *, console=None, progress: bool = True,
                  max_steps: int | None = None, command: str = "", callbacks=()):
         self.run, self.out_dir = run, Path(out_dir)
+        self._grad_norm: float | None = None
         self.task = get_task(run.task)
         from .diagnostics import callbacks_for  # train.plots, train.grad_flow, logger=tensorboard
 
@@ -204,7 +211,7 @@ class Trainer:
         self.model.labels = self.labels
         self.model.embed.fit(self.train_tokens)
         self.model.to(self.device)
-        self._coalesce = list(sparse_gradient_params(self.model).values())
+        self._sparse = sparse_gradient_params(self.model)  # coalesced once a step; all-reduced here under DDP
         self.forward_model = self._wrap(self.model)
         self.optimizer = build_optimizer(self.model, run.model.optim, lr=run.train.lr)
         self.steps_per_epoch = math.ceil(len(self.train_tokens) / run.train.batch_size)
@@ -245,13 +252,19 @@ class Trainer:
             # embedder with embed.sparse=true keeps its tables as plain parameters (the hash
             # embedder's F.embedding_bag), so DDP leaves those out and _reduce_sparse_grads
             # all-reduces them after backward
-            self._sparse_params = sparse_gradient_params(model)
-            if self._sparse_params:
-                DistributedDataParallel._set_params_and_buffers_to_ignore_for_model(model, list(self._sparse_params))
+            if self._sparse:
+                DistributedDataParallel._set_params_and_buffers_to_ignore_for_model(model, list(self._sparse))
             wrapped = DistributedDataParallel(model, device_ids=[self.device.index] if self.device.type == "cuda" else None)
         if self.run.compile:
             wrapped = CompiledOrEager(wrapped, self._log)
         return wrapped
+
+    def grad_norm(self) -> float:
+        """The global gradient norm of the current step, before clipping: computed once a step
+        for clipping and for the callbacks that log it."""
+        if self._grad_norm is None:
+            self._grad_norm = total_grad_norm(self.model)
+        return self._grad_norm
 
     def _reduce_sparse_grads(self) -> None:
         """What DDP does for dense gradients, for the parameters it was told to leave out: the
@@ -259,7 +272,7 @@ class Trainer:
         gradient is all-reduced dense and made sparse again."""
         import torch.distributed as dist
 
-        for p in self._sparse_params.values():
+        for p in self._sparse.values():
             g = p.grad
             if g is None:  # every rank must join each all-reduce: an untouched table sends nothing
                 g = torch.sparse_coo_tensor(torch.empty((1, 0), dtype=torch.long, device=p.device),
@@ -397,13 +410,14 @@ class Trainer:
                                        f"train.lr (now {sched.get_last_lr()[0]:.2e}) or set train.clip")
                     opt.zero_grad(set_to_none=True)
                     (loss * weight if weight != 1.0 else loss).backward()
-                    if self._coalesce:  # once, in place: clipping, logging and the optimizer reuse it
-                        coalesce_sparse_grads(self._coalesce)
-                    if self.world > 1 and self._sparse_params:
-                        self._reduce_sparse_grads()
+                    self._grad_norm = None
+                    if self._sparse:  # once, in place: clipping, logging and the optimizer reuse it
+                        coalesce_sparse_grads(self._sparse.values())
+                        if self.world > 1:
+                            self._reduce_sparse_grads()
                     self._emit("on_after_backward", self.state["step"])
                     if t.clip:
-                        grad_norm = clip_gradients(model, t.clip)
+                        grad_norm = clip_gradients(model, t.clip, self.grad_norm())
                     try:
                         opt.step()
                     except RuntimeError as exc:
