@@ -74,12 +74,14 @@ def pack_sparse(tensors: dict) -> dict:
     sparse-gradient embedding) is stored as its indices, values and size (+ coalesced flag),
     exactly as it is, uncoalesced duplicates included, so a resumed run adds it up in the
     same order and ends with bit-identical weights; ``unpack_sparse`` restores it."""
+    import torch
+
     out = {}
     for k, v in tensors.items():
-        if getattr(v, "is_sparse", False):
+        if v.is_sparse:
             v = v.detach()
             out[f"{k}{SPARSE}indices"], out[f"{k}{SPARSE}values"] = v._indices(), v._values()
-            out[f"{k}{SPARSE}size"] = torch_tensor([*v.shape, int(v.is_coalesced())])
+            out[f"{k}{SPARSE}size"] = torch.tensor([*v.shape, int(v.is_coalesced())], dtype=torch.int64)
         else:
             out[k] = v
     return out
@@ -94,12 +96,6 @@ def unpack_sparse(tensors: dict) -> dict:
         out[k] = torch.sparse_coo_tensor(tensors[f"{k}{SPARSE}indices"], tensors[f"{k}{SPARSE}values"], size,
                                          is_coalesced=bool(coalesced), check_invariants=True)  # from a file
     return out
-
-
-def torch_tensor(values):
-    import torch
-
-    return torch.tensor(values, dtype=torch.int64)
 
 
 def requirements_of(spec) -> list[str]:
