@@ -5,6 +5,7 @@ import datetime as _dt
 import platform
 import statistics
 import subprocess
+from pathlib import Path
 import time
 from typing import Callable
 
@@ -75,3 +76,18 @@ def keep_freed_memory() -> bool:
         return ok and libc.mallopt(m_trim_threshold, (1 << 31) - 1) == 1
     except (OSError, AttributeError):
         return False
+
+
+def machine_line() -> str:
+    """``machine()`` as the one line a results table's header carries."""
+    m = machine()
+    return f"{m['cpu']}, {m['cores']} cores, torch {m['torch']}, Python {m['python']}, {m['date']}"
+
+
+def publish(text: str, out=None) -> None:
+    """Print a results table and, with ``--out``, also write it there as Markdown."""
+    print(text)
+    if out:
+        out = Path(out)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(text + "\n", encoding="utf-8")

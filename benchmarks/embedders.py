@@ -21,10 +21,8 @@ printed and written (with the machine, torch version and date) to ``--out``.
 from __future__ import annotations
 
 import argparse
-import datetime
 import os
-import platform
-import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -32,6 +30,9 @@ import numpy as np
 import torch
 
 import zoo_core
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _timing import machine_line  # noqa: E402
 
 EMBEDDERS = ("hash", "char_cnn", "char_pos", "full")
 BATCH = 64
@@ -92,18 +93,6 @@ def measure(name: str, batches, n_tokens: int, repeats: int) -> dict[str, float]
     return best
 
 
-def machine() -> str:
-    model = platform.processor() or platform.machine()
-    try:
-        out = subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout
-        for line in out.splitlines():
-            if line.startswith("Model name:"):
-                model = line.split(":", 1)[1].strip()
-    except (OSError, subprocess.CalledProcessError):
-        pass
-    return model
-
-
 def table(rows: dict[str, dict[str, float]]) -> str:
     ref = rows.get("full")
     head = ("| embedder | params | encode cold tok/s | encode warm tok/s | warm/cold | forward tok/s | "
@@ -132,8 +121,7 @@ def main() -> None:
     stream = (f"Stream: {n_tokens:,} tokens ({distinct:,} distinct English words, Zipfian by wordfreq "
               f"frequency) in {len(batches)} batches of {BATCH} sequences of 1-{MAX_LEN} tokens; dim=64, "
               f"default options; best of {args.repeats} runs.")
-    where = (f"Machine: {machine()}, {os.cpu_count()} cores, torch {torch.__version__}, "
-             f"Python {platform.python_version()}, {datetime.date.today().isoformat()}.")
+    where = f"Machine: {machine_line()}."
     print(where, stream, sep="\n")
     sections = []
     for threads in [int(t) for t in str(args.threads).split(",")]:

@@ -24,15 +24,9 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+from _timing import machine_line, publish  # noqa: E402
 ROOT = HERE.parent
-
-
-def machine() -> str:
-    sys.path.insert(0, str(HERE))
-    from _timing import machine as info
-
-    m = info()
-    return f"{m['cpu']}, {m['cores']} cores, torch {m['torch']}, Python {m['python']}, {m['date']}"
 
 
 def deploy_example():
@@ -138,17 +132,13 @@ def main(argv=None) -> None:
     lines = [f"Inference throughput on the {len(texts):,} test words of word-level language ID (wordfreq top "
              f"{args.words} x 42 languages), 1 thread, median of {args.repeats} passes after a warm-up pass; "
              f"zoo: default recipe, {'loaded from ' + str(args.model) if args.model else f'{args.epochs} epoch(s)'}.",
-             f"Machine: {machine()}.", "",
+             f"Machine: {machine_line()}.", "",
              f"| method | texts/s | texts/s / {results[0][0].split(' ')[0]} | first (cold) pass texts/s | "
              f"test accuracy |",
              "|---|---:|---:|---:|---:|"]
     for name, rate, cold, acc in results:
         lines.append(f"| {name} | {rate:,.0f} | {rate / base:.2f} | {cold:,.0f} | {acc:.4f} |")
-    text = "\n".join(lines)
-    print(text)
-    if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(text + "\n")
+    publish("\n".join(lines), args.out)
 
 
 if __name__ == "__main__":

@@ -15,8 +15,6 @@ n-grams; naive Bayes: alpha 0.1), never on the test split.
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 import sys
 import tempfile
 import time
@@ -24,19 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
-
-def machine() -> str:
-    model = platform.processor() or platform.machine()
-    try:
-        for line in open("/proc/cpuinfo"):
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    import torch
-
-    return f"{model}, {os.cpu_count()} cores, torch {torch.__version__}, {time.strftime('%Y-%m-%d')}"
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _timing import machine_line, publish  # noqa: E402
 
 
 def run_zoo(splits, overrides, seed):
@@ -122,7 +109,7 @@ def main(argv=None) -> None:
     lines = [f"Word-level language ID, wordfreq top {args.words} words x 42 languages, shared words dropped; "
              f"train {train:,} / valid {valid:,} / test {test:,} words (word-disjoint), split seeds "
              f"{', '.join(map(str, args.seeds))}, {args.threads} thread(s).",
-             f"Machine: {machine()}.", f"zoo overrides: `{' '.join(overrides)}`", "",
+             f"Machine: {machine_line()}.", f"zoo overrides: `{' '.join(overrides)}`", "",
              "| method | seed | test accuracy | macro-F1 | train s | parameters | accuracy / zoo | time / zoo |",
              "|---|---:|---:|---:|---:|---:|---:|---:|"]
     zoo = {r[1]: r for r in rows if r[0] == "zoo default recipe"}
@@ -140,11 +127,7 @@ def main(argv=None) -> None:
             lines.append(f"| {name} | {sum(accs) / len(accs):.4f} | {min(accs):.4f} - {max(accs):.4f} | "
                          f"{sum(r[4] for r in mine) / len(mine):.1f} | "
                          f"{'-' if name == 'zoo default recipe' else f'{wins} of {len(mine)}'} |")
-    text = "\n".join(lines)
-    print(text)
-    if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(text + "\n")
+    publish("\n".join(lines), args.out)
 
 
 if __name__ == "__main__":

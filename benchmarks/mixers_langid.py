@@ -14,6 +14,8 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+from _timing import machine as info, publish  # noqa: E402
 
 
 def main(argv=None) -> None:
@@ -55,8 +57,6 @@ def main(argv=None) -> None:
             print(f"{name}: {type(exc).__name__}: {exc}", file=sys.stderr)
         print(f"{name}: {rows[-1]}", file=sys.stderr)
     base_acc, base_sec = rows[0][1], rows[0][3]
-    from _timing import machine as info
-
     m = info()
     lines = [f"The posts' network (recipe lambda_seed: hash 8192 bits -> MIXER -> seed attention -> linear, dim 64) "
              f"with each mixer swapped in; word-level language ID, wordfreq top {args.words} words x 42 languages "
@@ -68,11 +68,7 @@ def main(argv=None) -> None:
              "|---|---:|---:|---:|---:|---:|"]
     for name, acc, params, sec in sorted(rows, key=lambda r: -r[1] if r[1] == r[1] else 1):
         lines.append(f"| {name} | {acc:.4f} | {params:,} | {sec:.1f} | {acc / base_acc:.3f} | {sec / base_sec:.2f} |")
-    text = "\n".join(lines)
-    print(text)
-    if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(text + "\n")
+    publish("\n".join(lines), args.out)
 
 
 if __name__ == "__main__":

@@ -27,6 +27,8 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+from _timing import machine_line, publish  # noqa: E402
 
 
 def _maxrss_mib() -> float:
@@ -126,14 +128,6 @@ def worker_minimal(args) -> dict:
     return {**rates(times, args.warmup), "maxrss_mib": _maxrss_mib()}
 
 
-def machine() -> str:
-    sys.path.insert(0, str(HERE))
-    from _timing import machine as info
-
-    m = info()
-    return f"{m['cpu']}, {m['cores']} cores, torch {m['torch']}, Python {m['python']}, {m['date']}"
-
-
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--steps", type=int, default=300, help="optimizer steps per measurement")
@@ -180,7 +174,7 @@ def main(argv=None) -> None:
              f"steps {args.warmup + 1}-{args.steps} of epoch 0, {args.threads} thread(s), median of {args.repeats} "
              f"alternating subprocess runs each. Steps per CPU-second (process time) is the primary figure: the "
              f"machine is shared, and wall-clock rates move with other people's jobs.",
-             f"Machine: {machine()}.",
+             f"Machine: {machine_line()}.",
              f"Overrides: `{' '.join(args.overrides) or '(none)'}`", "",
              "| loop | steps/CPU-s | / minimal | steps/s (wall) | / minimal | peak RSS MiB (ru_maxrss) | / minimal |",
              "|---|---:|---:|---:|---:|---:|---:|"]
@@ -195,11 +189,7 @@ def main(argv=None) -> None:
                      f"({'within' if ratio >= 0.9 else 'NOT within'} the 10% budget).")
     lines.append("- All runs (steps/CPU-s): " + "; ".join(
         f"{n} " + ", ".join(f"{x['steps_per_cpu_s']:.1f}" for x in runs[n]) for n in runs) + ".")
-    text = "\n".join(lines)
-    print(text)
-    if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(text + "\n")
+    publish("\n".join(lines), args.out)
 
 
 LOOPS = {
