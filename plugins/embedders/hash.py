@@ -33,7 +33,8 @@ afresh), so a warm batch costs one dict lookup per token and a tensor gather.
 
 Shape contract: encode(list of B token lists) -> {"bits": (B, T, k) long,
 "bit_weight": (B, T, k) float (1 for a set bit, 0 for a repeated bit or padding),
-"mask": (B, T) bool} and, with importance, "bucket": (B, T) long (the token's row of P); forward -> (B, T, dim), zero at padding.
+"mask": (B, T) bool} and, with importance, "bucket": (B, T) long (the token's row of P);
+forward -> (B, T, dim), zero at padding.
 """
 from __future__ import annotations
 

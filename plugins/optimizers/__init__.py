@@ -33,7 +33,7 @@ def zoo_register_components(register):
                  post=_WD + ("; Deep learning papers/notes 01" if name == "radam" else ""), paper=paper)
     register("optim", "sparse_dense", factory="zoo_plugins.optimizers.sparse_dense:sparse_dense",
              config=configs.SparseDenseConfig,
-             summary="one optimizer: SparseAdam for sparse-gradient parameters (embed=full embed.sparse=true), "
+             summary="one optimizer: SparseAdam for sparse-gradient parameters (embed.sparse=true), "
                      "Adam for the rest",
              post="PyTorch - Combining Dense And Sparse Gradients",
              paper="Kingma & Ba, Adam (ICLR 2015); torch.optim.SparseAdam")

@@ -1,5 +1,5 @@
 """One optimizer for sparse and dense gradients: SparseAdam's lazy update for parameters
-whose gradient is sparse (the ``full`` embedder with ``sparse=true``), Adam for the rest.
+whose gradient is sparse (the ``hash`` and ``full`` embedders with ``sparse=true``), Adam for the rest.
 
 Post: "PyTorch - Combining Dense And Sparse Gradients" (a MultipleOptimizer that figures
 out which layers give sparse gradients). Here it is a single torch.optim.Optimizer, so the
