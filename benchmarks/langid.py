@@ -27,8 +27,8 @@ from _timing import machine_line, publish  # noqa: E402
 
 
 def run_zoo(splits, overrides, seed):
-    from zoo_core.spec import compose
-    from zoo_core.training import Trainer
+    from zoo_core.overrides import compose
+    from zoo_core.train.loop import Trainer
 
     run = compose(list(overrides) + [f"seed={seed}"])
     with tempfile.TemporaryDirectory() as tmp:

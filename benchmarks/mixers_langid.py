@@ -31,8 +31,8 @@ def main(argv=None) -> None:
     import torch
 
     import zoo_core
-    from zoo_core.spec import compose
-    from zoo_core.training import Trainer
+    from zoo_core.overrides import compose
+    from zoo_core.train.loop import Trainer
     from zoo_plugins.datasets.langid import load
 
     torch.set_num_threads(1)

@@ -39,7 +39,7 @@ def _setup(args):
     import torch
 
     sys.path.insert(0, str(HERE.parent))
-    from zoo_core.spec import compose
+    from zoo_core.overrides import compose
     from zoo_plugins.datasets.langid import load
 
     torch.set_num_threads(args.threads)
@@ -76,7 +76,7 @@ def rates(times: list[tuple[float, float]], warmup: int) -> dict:
 
 
 def worker_zoo(args, warm: bool) -> dict:
-    from zoo_core.training import Trainer
+    from zoo_core.train.loop import Trainer
 
     run, splits = _setup(args)
     clock = StepClock(warm)

@@ -10,12 +10,12 @@ from typing import List, Optional
 import typer
 from rich.table import Table
 
-from .main import OVERRIDES_HELP, _plain, _print_table, app, out
+from .main import OVERRIDES_HELP, _plain, _print_table, command, out
 
 STATUS_STYLE = {"pass": "green", "warn": "yellow", "fail": "bold red", "n/a": "dim"}
 
 
-@app.command()
+@command()
 def doctor(
     overrides: Optional[List[str]] = typer.Argument(None, help=OVERRIDES_HELP + ", data=PATH|DATASET",
                                                     show_default=False),
@@ -28,7 +28,7 @@ def doctor(
     gradient reaching every parameter, gradient flow per layer, conicity of token states,
     codebook usage. Exit code 1 when a check fails."""
     from zoo_core.diagnostics import GRAD_FLOW_PNG, run_doctor
-    from zoo_core.spec import compose
+    from zoo_core.overrides import compose
 
     run = compose(overrides or [])
     checks = run_doctor(run, out_dir, overfit_examples=batch, max_steps=steps)

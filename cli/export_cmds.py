@@ -9,12 +9,12 @@ import typer
 
 from zoo_core.errors import ZooError
 
-from .main import _plain, app, out
+from .main import _plain, command, out
 
 FORMATS = ("onnx", "torchscript")
 
 
-@app.command("export")
+@command("export")
 def export_cmd(
     model_ref: str = typer.Argument(..., metavar="MODEL", help="a model folder (zoo train --out DIR) or hf:ORG/NAME[@REV]"),
     fmt: str = typer.Option("onnx", "--format", "-f", help="onnx (run with onnxruntime) or torchscript"),
@@ -25,10 +25,10 @@ def export_cmd(
     (dynamic batch and length), checked against zoo's own outputs."""
     if fmt not in FORMATS:
         raise ZooError(f"--format {fmt}: unknown export format; choose {' or '.join(FORMATS)}")
-    from zoo_core.checkpoint import load_model
+    from zoo_core.model import ZooModel
     from zoo_core.export import SUFFIX, export
 
-    model = load_model(model_ref)
+    model = ZooModel.from_pretrained(model_ref)
     if out_file is None:
         if model_ref.startswith("hf:"):
             raise ZooError(f"{model_ref}: give --out FILE when exporting a Hub model")

@@ -6,10 +6,10 @@ from typing import Optional
 
 import typer
 
-from .main import app
+from .main import command
 
 
-@app.command()
+@command()
 def push(
     model_dir: Path = typer.Argument(..., metavar="MODEL_DIR", help="a saved model folder (zoo train --out DIR)"),
     repo: str = typer.Argument(..., metavar="ORG/NAME", help="Hub repository; created if it does not exist"),
@@ -18,23 +18,24 @@ def push(
     message: Optional[str] = typer.Option(None, "--message", "-m", help="commit message"),
 ):
     """Upload a checkpoint (weights, config, card, metrics; never training_state/) in one commit."""
-    from zoo_core.hub import push as push_model
+    from zoo_core.model import push_folder
 
-    info = push_model(model_dir, repo, revision=revision, private=private, message=message)
+    info = push_folder(model_dir, repo, revision=revision, private=private, message=message)
     typer.echo(f"pushed {model_dir} to {repo}{'@' + revision if revision else ''}: commit {info.oid}")
     typer.echo(info.commit_url)
 
 
-@app.command()
+@command()
 def pull(
     ref: str = typer.Argument(..., metavar="ORG/NAME[@REVISION]", help="Hub repository, optionally at a branch, "
                                                                      "tag or commit sha (hf: prefix optional)"),
     out_dir: Optional[Path] = typer.Option(None, "--out", help="also copy the files to this folder"),
 ):
     """Download a model (safetensors and JSON only) into the Hub cache; print the resolved commit."""
-    from zoo_core.hub import download, parse_ref
+    from zoo_core.hub import download
+    from zoo_core.refs import parse_hub
 
-    snap = download(parse_ref(ref), out_dir)
+    snap = download(parse_hub(ref[3:] if ref.startswith("hf:") else ref, allow_part=False), out_dir)
     typer.echo(f"{snap.ref.repo}@{snap.ref.revision or 'main'} -> commit {snap.sha}")
     typer.echo(f"files in {snap.path}")
     typer.echo(f"use it as: zoo predict hf:{snap.ref.repo}@{snap.sha} 'some text'")

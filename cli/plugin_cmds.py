@@ -11,10 +11,10 @@ from rich.table import Table
 
 from zoo_core.errors import ZooError
 
-from .main import _plain, _print_table, app, out
+from .main import _plain, _print_table, command, out
 
 
-@app.command("new-plugin")
+@command("new-plugin")
 def new_plugin(
     name: str = typer.Argument(..., help="the method's name, e.g. token_shift (package zoo-token-shift)"),
     kind: str = typer.Option("mixer", "--kind", help="embed, mixer, pool, loss or optim"),
@@ -51,7 +51,7 @@ def new_plugin(
               f"with yours")
 
 
-@app.command()
+@command()
 def check(
     target: str = typer.Argument(..., help="a distribution (checks all it provides), KIND:NAME or KIND:DIST:NAME"),
     fields: Optional[List[str]] = typer.Argument(None, help="FIELD=VALUE config of a single component, e.g. heads=2",
@@ -70,10 +70,10 @@ def check(
     if dim <= 0:
         raise ZooError(f"--dim {dim}: the model width must be positive, e.g. --dim 16")
     if config:  # a typo in a field is the user's error (exit 2), not a failed check
-        from zoo_core.spec import resolve_component
+        from zoo_core.factory import try_resolve
 
         comp = components[0]
-        _, problems = resolve_component(comp.kind, f"{comp.dist}:{comp.name}", config, dim, reg, comp.kind)
+        _, problems = try_resolve(comp.kind, f"{comp.dist}:{comp.name}", config, dim, reg, comp.kind)
         if problems:
             raise ZooError(*problems)
 
@@ -106,9 +106,9 @@ def check(
 
 
 def _dist_matches(dist: str, target: str) -> bool:
-    from zoo_core.registry import _normalize
+    from zoo_core.refs import normalize_dist
 
-    return _normalize(dist) == _normalize(target)
+    return normalize_dist(dist) == normalize_dist(target)
 
 
 def resolve_targets(reg, target: str) -> list:
@@ -138,15 +138,10 @@ def resolve_targets(reg, target: str) -> list:
 
 
 def parse_fields(fields: list[str]) -> dict:
-    from zoo_core.spec import parse_value
+    from zoo_core.grammar import parse_pairs
 
-    config, problems = {}, []
-    for item in fields:
-        key, sep, value = item.partition("=")
-        if not sep or not key.strip():
-            problems.append(f"'{item}': write FIELD=VALUE, e.g. heads=2 (zoo info KIND:NAME lists the fields)")
-            continue
-        config[key.strip()] = parse_value(value)
+    pairs, problems = parse_pairs(fields)
     if problems:
-        raise ZooError(*problems)
-    return config
+        raise ZooError(*[f"{p.split(':')[0]}: write FIELD=VALUE, e.g. heads=2 (zoo info KIND:NAME lists the fields)"
+                         for p in problems])
+    return dict(pairs)

@@ -14,18 +14,18 @@ from rich.table import Table
 
 from zoo_core.errors import ZooError
 
-from .main import OVERRIDES_HELP, _plain, _print_table, app, out
+from .main import OVERRIDES_HELP, _plain, _print_table, command, out
 
 RESUMABLE_KEYS = ("train.max_minutes", "train.max_steps", "device")
 
 
 def _load(model_ref: str):
-    from zoo_core.checkpoint import load_model
+    from zoo_core.model import ZooModel
 
-    return load_model(model_ref)
+    return ZooModel.from_pretrained(model_ref)
 
 
-@app.command()
+@command()
 def train(
     overrides: Optional[List[str]] = typer.Argument(None, help=OVERRIDES_HELP + ", data=PATH|DATASET, train.epochs=5",
                                                     show_default=False),
@@ -34,39 +34,17 @@ def train(
     progress: bool = typer.Option(True, "--progress/--no-progress", help="show a progress bar per epoch"),
 ):
     """Train a model on labelled text; saves the best checkpoint, a model card and a metrics log."""
-    from zoo_core.spec import compose
+    from zoo_core.train.loop import Trainer
 
     overrides = overrides or []
-    command = "zoo train " + " ".join(overrides) if overrides else "zoo train"
     if resume is not None:
-        from zoo_core.training import Trainer
-
-        run, command = Trainer.run_from_state(resume)
-        bad = [o for o in overrides if o.partition("=")[0] not in RESUMABLE_KEYS]
-        if bad:
-            raise ZooError(f"--resume continues a run as it was configured; only {', '.join(RESUMABLE_KEYS)} "
-                           f"may change, not: {' '.join(bad)}")
-        for o in overrides:
-            key, _, value = o.partition("=")
-            from zoo_core.spec import parse_value
-
-            if key == "device":
-                run.device = str(value)
-            else:
-                setattr(run.train, key.split(".")[1], parse_value(value))
+        run, command_line = _resumed_run(resume, overrides)
         out_dir = resume
     else:
-        run = compose(overrides)
-        if out_dir is None:
-            name = Path(run.data.source).stem if run.data.source else "run"
-            out_dir = Path("runs") / f"{name}-{time.strftime('%Y%m%d-%H%M%S')}"
-        if (Path(out_dir) / "config.json").exists() or (Path(out_dir) / "training_state").exists():
-            raise ZooError(f"--out {out_dir}: a model is already saved there; choose another --out, "
-                           f"or continue it with --resume {out_dir}")
-    from zoo_core.training import Trainer
-
+        run, command_line = _new_run(overrides, out_dir)
+        out_dir = out_dir or _default_out(run)
     trainer = Trainer(run, out_dir, console=out, progress=progress and sys.stdout.isatty(),
-                      max_steps=run.train.max_steps, command=command)
+                      max_steps=run.train.max_steps, command=command_line)
     created = resume is None and not Path(out_dir).exists()
     try:
         result = trainer.fit(resume=resume is not None)
@@ -78,21 +56,61 @@ def train(
                 and not (Path(out_dir) / "training_state").exists():
             shutil.rmtree(out_dir, ignore_errors=True)
         raise
-    if result.rank != 0:  # under torchrun only rank 0 reports
-        return
-    table = Table(title=_plain(command), title_justify="left")
+    if result.rank == 0:  # under torchrun only rank 0 reports
+        _summary(result, command_line, out_dir)
+
+
+def _new_run(overrides: list[str], out_dir: Optional[Path]):
+    from zoo_core.overrides import compose
+
+    run = compose(overrides)
+    if out_dir is not None and ((Path(out_dir) / "config.json").exists() or (Path(out_dir) / "training_state").exists()):
+        raise ZooError(f"--out {out_dir}: a model is already saved there; choose another --out, "
+                       f"or continue it with --resume {out_dir}")
+    return run, "zoo train " + " ".join(overrides) if overrides else "zoo train"
+
+
+def _default_out(run) -> Path:
+    name = Path(run.data.source).stem if run.data.source else "run"
+    return Path("runs") / f"{name}-{time.strftime('%Y%m%d-%H%M%S')}"
+
+
+def _resumed_run(folder: Path, overrides: list[str]):
+    """The saved run, with the few settings a resumed run may change."""
+    from zoo_core.grammar import parse_pairs
+    from zoo_core.train.state import run_from_state
+
+    run, command_line = run_from_state(folder)
+    pairs, problems = parse_pairs(overrides)
+    bad = [f"{k}=..." for k, _ in pairs if k not in RESUMABLE_KEYS]
+    if problems or bad:
+        raise ZooError(*problems, *([f"--resume continues a run as it was configured; only "
+                                     f"{', '.join(RESUMABLE_KEYS)} may change, not: {' '.join(bad)}"] if bad else []))
+    for key, value in pairs:
+        try:
+            if key == "device":
+                run.device = str(value)
+            else:
+                setattr(run.train, key.split(".")[1], value)
+        except ValueError as e:
+            raise ZooError(f"{key}={value}: {str(e).splitlines()[-1].strip()}") from None
+    return run, command_line
+
+
+def _summary(result, command_line: str, out_dir) -> None:
+    from zoo_core.tasks import metric_title
+
+    table = Table(title=_plain(command_line), title_justify="left")
     table.add_column("", style="bold")
     table.add_column("value", justify="right")
     table.add_row("stopped", result.stopped)
     table.add_row("epochs / steps", f"{result.epochs} / {result.steps}")
     table.add_row("training time", f"{result.seconds:.1f} s")
     table.add_row("parameters", f"{result.parameters:,}")
-    if result.best:
-        table.add_row("best validation accuracy", f"{result.best['accuracy']:.4f}")
-        table.add_row("best validation macro-F1", f"{result.best['macro_f1']:.4f}")
-    if result.test:
-        table.add_row("test accuracy", f"{result.test['accuracy']:.4f}")
-        table.add_row("test macro-F1", f"{result.test['macro_f1']:.4f}")
+    for split, scores in (("best validation", result.best), ("test", result.test)):
+        for key in result.metrics:
+            if scores and key != "loss" and isinstance(scores.get(key), (int, float)):
+                table.add_row(f"{split} {metric_title(key)}", f"{scores[key]:.4f}")
     table.add_row("saved to", _plain(str(out_dir)))
     _print_table(table)
     if result.stopped in ("max_minutes", "max_steps", "interrupted"):
@@ -101,7 +119,7 @@ def train(
 
 def _examples_for(data: str, split: str, seed: int):
     from zoo_core.data import load_splits, read_file
-    from zoo_core.spec import DataConfig
+    from zoo_core.runspec import DataConfig
 
     if Path(data).suffix.lower() in (".tsv", ".csv", ".jsonl", ".json") or Path(data).exists():
         return read_file(data), Path(data).stem
@@ -112,7 +130,7 @@ def _examples_for(data: str, split: str, seed: int):
     return part, f"{data}:{split}"
 
 
-@app.command("eval")
+@command("eval")
 def eval_cmd(
     model_ref: str = typer.Argument(..., metavar="MODEL", help="a saved model folder"),
     data: str = typer.Argument(..., help="a .tsv/.csv/.jsonl file or a registered dataset name"),
@@ -132,7 +150,7 @@ def eval_cmd(
     model = _load(model_ref)
     task = get_task(model.run_spec.task)
     examples, name = _examples_for(data, split, model.run_spec.seed)
-    if task.name == "classification":
+    if task.needs_labels_known:
         labels = list(model.labels or [])
         unknown = sorted(set(examples.labels) - set(labels))
         if unknown:
@@ -154,28 +172,34 @@ def eval_cmd(
         report["task"] = model.run_spec.task
         typer.echo(json.dumps(report))
         return
-    table = Table(title=f"{_plain(str(model_ref))} on {_plain(name)} ({report['n']} examples, task {task.name})",
-                  title_justify="left")
+    _print_table(_eval_table(report, task, f"{_plain(str(model_ref))} on {_plain(name)} ({report['n']} examples, "
+                                          f"task {task.name})", has_classes))
+    if has_classes:
+        out.print(f"confusion matrix saved to {_plain(str(plot))}")
+
+
+def _eval_table(report: dict, task, title: str, has_classes: bool) -> Table:
+    from zoo_core.tasks import metric_title
+
+    table = Table(title=title, title_justify="left")
     if has_classes:
         for col in ("class", "precision", "recall", "F1", "support"):
             table.add_column(col, justify="left" if col == "class" else "right")
         for label, v in report["per_class"].items():
             table.add_row(_plain(label), f"{v['precision']:.3f}", f"{v['recall']:.3f}", f"{v['f1']:.3f}", str(v["support"]))
         table.add_section()
-        table.add_row("accuracy", "", "", f"{report['accuracy']:.4f}", str(report["n"]))
-        table.add_row("macro-F1", "", "", f"{report['macro_f1']:.4f}", "")
     else:
         table.add_column("metric")
         table.add_column("value", justify="right")
-        for key in task.metrics:
-            if isinstance(report.get(key), (int, float)) and key != "loss":
-                table.add_row(key, f"{report[key]:.4f}")
-    _print_table(table)
-    if has_classes:
-        out.print(f"confusion matrix saved to {_plain(str(plot))}")
+    for key in task.metrics:
+        if isinstance(report.get(key), (int, float)) and key != "loss":
+            cells = ("", "", f"{report[key]:.4f}", str(report["n"]) if key == task.primary_metric else "") \
+                if has_classes else (f"{report[key]:.4f}",)
+            table.add_row(metric_title(key), *cells)
+    return table
 
 
-@app.command()
+@command()
 def predict(
     model_ref: str = typer.Argument(..., metavar="MODEL", help="a saved model folder"),
     texts: Optional[List[str]] = typer.Argument(None, help="texts to classify (none or '-': one per stdin line)"),
@@ -226,7 +250,7 @@ def _explain_line(row) -> str:
     return "  ".join(parts)
 
 
-@app.command()
+@command()
 def datasets():
     """Registered datasets (usable as data=NAME)."""
     from zoo_core.registry import get_registry

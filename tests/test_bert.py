@@ -15,8 +15,8 @@ import torch
 from safetensors.torch import save_file
 
 import zoo_core
-from zoo_core.checkpoint import load_model
-from zoo_core.compose import build_optimizer
+from zoo_core import load as load_model
+from zoo_core.model import build_optimizer
 from zoo_core.errors import ZooError
 from zoo_core.tokenize import Tokenizer
 

@@ -7,14 +7,14 @@ import torch
 
 import zoo_core
 from zoo_core import ZooError
-from zoo_core.checkpoint import load_model, save_model
+from zoo_core import load as load_model
 
 
 @pytest.fixture
 def saved(tmp_path):
     model = zoo_core.build(["dim=16", "embed.num_bits=200", "mixer=lambda", "mixer.heads=2", "pool=seed_attention"])
     model.labels = ["a", "b"]
-    save_model(model, tmp_path / "m")
+    model.save_pretrained(tmp_path / "m")
     return model, tmp_path / "m"
 
 
@@ -106,7 +106,7 @@ def test_crash_while_saving_leaves_previous_checkpoint_intact(saved, monkeypatch
 
     monkeypatch.setattr(os, "fsync", crash)
     with pytest.raises(OSError):
-        save_model(model, path)
+        model.save_pretrained(path)
     after = {p.name: p.read_bytes() for p in path.iterdir()}
     assert after == before  # no temporary files left, nothing overwritten
     monkeypatch.undo()

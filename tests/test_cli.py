@@ -13,8 +13,8 @@ def test_build_prints_summary_with_packages_and_total():
     assert r.returncode == 0, r.stderr
     for word in ("embed", "hash", "mixer", "lambda", "pool", "seed_attention", "zoo-nlp==", "total"):
         assert word in r.stdout
-    # hash: num_bits * dim = 200 * 64 parameters
-    assert "12,800" in r.stdout
+    # hash keeps the default recipe's fields when named again: num_bits * dim = 262144 * 64 parameters
+    assert "16,777,216" in r.stdout
     assert "layer_norm" in r.stdout  # one mixer: its norm
 
 

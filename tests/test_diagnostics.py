@@ -8,8 +8,8 @@ import pytest
 import torch
 
 from zoo_core import diagnostics as diag
-from zoo_core.spec import compose
-from zoo_core.training import Trainer
+from zoo_core.overrides import compose
+from zoo_core.train.loop import Trainer
 
 from helpers import write_tsv
 

@@ -8,8 +8,8 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from zoo_core.spec import compose
-from zoo_core.training import Trainer
+from zoo_core.overrides import compose
+from zoo_core.train.loop import Trainer
 
 from helpers import run_zoo
 from test_training import SMALL

@@ -13,8 +13,8 @@ import torch
 
 import zoo_core
 from zoo_core import ZooError
-from zoo_core.checkpoint import load_model
-from zoo_core.hub import parse_ref
+from zoo_core import load as load_model
+from zoo_core.refs import parse_hub, parse_ref
 
 from helpers import run_zoo
 from hub_server import Olah, UploadStandIn, commit_folder, commit_files
@@ -240,11 +240,17 @@ def test_offline_cache_only(cli, tmp_path):
 
 
 def test_references_and_registry():
-    assert parse_ref("hf:org/name@v1") == parse_ref("org/name@v1")
-    assert parse_ref("hf:org/n.a-m_e@abc#mixer.1", allow_part=True).part == "mixer.1"
-    for bad in ("hf:name", "hf:org/name@a@b", "hf:/x", "hf:org/name#embed"):
+    ref = parse_ref("hf:org/name@v1")
+    assert (ref.repo, ref.revision, ref.part) == ("org/name", "v1", None)
+    assert (parse_hub("org/name@v1").repo, parse_hub("org/name@v1").revision) == ("org/name", "v1")
+    assert parse_ref("hf:org/n.a-m_e@abc#mixer.1").part == "mixer.1"
+    assert (parse_ref("zoo_example:shift").dist, parse_ref("zoo_example:shift").name) == ("zoo-example", "shift")
+    assert parse_ref("cross_entropy+0.1*conicity").is_expression
+    for bad in ("hf:name", "hf:org/name@a@b", "hf:/x"):
         with pytest.raises(ZooError, match="not a Hub reference"):
             parse_ref(bad)
+    with pytest.raises(ZooError, match="not a Hub reference"):
+        parse_ref("hf:org/name#embed", allow_part=False)
     reg = zoo_core.get_registry()
     with pytest.raises(ZooError, match="never looked up in the registry; write hf:org/name"):
         reg.resolve("embed", "org/name")

@@ -8,7 +8,7 @@ from torch.nn import functional as F
 
 import zoo_core
 from zoo_core.errors import ZooError
-from zoo_core.losses_combined import parse_terms
+from zoo_plugins.losses.combined_syntax import parse_terms
 from zoo_plugins.losses.approx_ndcg import approx_ndcg
 from zoo_plugins.losses.conicity import conicity
 from zoo_plugins.losses.mutual_information import cluster_mutual_information, two_views
@@ -196,10 +196,11 @@ def test_conicity_of_aligned_and_orthogonal_states():
 
 # ---- combination ----------------------------------------------------------------------
 def test_parse_terms():
-    assert parse_terms("cross_entropy+0.1*token_contrastive") == ([(1.0, "cross_entropy"), (0.1, "token_contrastive")], [])
-    assert parse_terms("2e-1*conicity + zoo-nlp:cross_entropy")[0] == [(0.2, "conicity"), (1.0, "zoo-nlp:cross_entropy")]
-    assert parse_terms("1e+1*conicity")[0] == [(10.0, "conicity")]
-    assert parse_terms("cross_entropy+*x")[1]
+    assert parse_terms("cross_entropy+0.1*token_contrastive") == [(1.0, "cross_entropy"), (0.1, "token_contrastive")]
+    assert parse_terms("2e-1*conicity + zoo-nlp:cross_entropy") == [(0.2, "conicity"), (1.0, "zoo-nlp:cross_entropy")]
+    assert parse_terms("1e+1*conicity") == [(10.0, "conicity")]
+    with pytest.raises(ZooError, match="cannot read term"):
+        parse_terms("cross_entropy+*x")
 
 
 def test_combined_loss_sums_weighted_terms_and_keeps_the_head():
@@ -208,8 +209,9 @@ def test_combined_loss_sums_weighted_terms_and_keeps_the_head():
     model = zoo_core.build(["loss=cross_entropy+0.1*token_contrastive", "loss.margin=0.5", "loss.label_smoothing=0.1"])
     assert model.head is not None
     terms = model.spec.loss.config["terms"]
-    assert [(t["name"], t["weight"]) for t in terms] == [("cross_entropy", 1.0), ("token_contrastive", 0.1)]
-    assert terms[0]["config"]["label_smoothing"] == 0.1 and terms[1]["config"]["margin"] == 0.5
+    assert [(t["loss"]["name"], t["weight"]) for t in terms] == [("cross_entropy", 1.0), ("token_contrastive", 0.1)]
+    assert terms[0]["loss"]["config"]["label_smoothing"] == 0.1 and terms[1]["loss"]["config"]["margin"] == 0.5
+    assert all(t["loss"]["dist"] == "zoo-nlp" and t["loss"]["version"] for t in terms)  # each term pinned
     out, target = fake_outputs(dim=16)
     ce = zoo_core.create("loss", "cross_entropy", label_smoothing=0.1)(out, target)
     tc = zoo_core.create("loss", "token_contrastive", margin=0.5)(out, target)

@@ -92,10 +92,11 @@ import copy  # noqa: E402
 
 from safetensors.torch import load_file  # noqa: E402
 
-from zoo_core.compose import build_optimizer  # noqa: E402
+from zoo_core.model import build_optimizer  # noqa: E402
 from zoo_core.errors import ZooError  # noqa: E402
-from zoo_core.spec import compose  # noqa: E402
-from zoo_core.training import Trainer, join_optimizer_state, split_optimizer_state  # noqa: E402
+from zoo_core.overrides import compose  # noqa: E402
+from zoo_core.train.loop import Trainer  # noqa: E402
+from zoo_core.train.state import join_optimizer_state, split_optimizer_state  # noqa: E402
 from zoo_plugins.optimizers.lookahead import Lookahead  # noqa: E402
 from zoo_plugins.optimizers.sparse_dense import SparseDenseAdam  # noqa: E402
 
@@ -184,7 +185,7 @@ def test_training_with_a_sparse_embedder_and_sparse_dense(tmp_path):
     assert isinstance(trainer.optimizer, SparseDenseAdam)
     sparse_params = [p for p in trainer.model.parameters() if p.grad is not None and p.grad.is_sparse]
     assert sparse_params, "the full embedder with sparse=true should give sparse gradients"
-    losses = [row["train_loss"] for row in trainer.state["history"]]
+    losses = [row["train_loss"] for row in trainer.state.history]
     assert result.epochs == 4 and losses[-1] < 0.9 * losses[0]
     # the pickle-free resume state holds the sparse parameter's moments
     tensors = load_file(str(tmp_path / "sparse" / "training_state" / "state.safetensors"))
@@ -243,7 +244,7 @@ def test_lookahead_grammar_state_dict_and_errors():
 def test_frozen_component_does_not_change_and_is_not_optimized(tmp_path):
     run = compose(SMALL + ["embed.freeze=true", "optim=adamw", "train.lr=0.01"])
     trainer = Trainer(run, tmp_path / "frozen", progress=False)
-    trainer._prepare()
+    trainer.prepare()
     before = {k: v.clone() for k, v in trainer.model.state_dict().items()}
     frozen = {id(p) for p in trainer.model.embed.parameters()}
     assert frozen

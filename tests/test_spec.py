@@ -1,8 +1,10 @@
 """The override grammar and recipes."""
 import pytest
 
+import zoo_core
 from zoo_core import ZooError
-from zoo_core.spec import compose, load_recipes, parse_value
+from zoo_core.grammar import format_value, parse_value
+from zoo_core.overrides import compose, to_overrides
 
 
 @pytest.mark.parametrize("text,value", [("4", 4), ("0.1", 0.1), ("1e-3", 1e-3), ("true", True), ("False", False),
@@ -10,6 +12,7 @@ from zoo_core.spec import compose, load_recipes, parse_value
                                         ("lambda", "lambda"), ("[1,[2,3]]", [1, [2, 3]])])
 def test_values_parse_like_hydra(text, value):
     assert parse_value(text) == value
+    assert parse_value(format_value(value)) == value  # the grammar prints what it reads
 
 
 def test_recipes_default_and_the_posts_classifier():
@@ -20,7 +23,7 @@ def test_recipes_default_and_the_posts_classifier():
     m = compose(["recipe=lambda_seed"]).model
     assert (m.embed.name, [x.name for x in m.mixer], m.pool.name, m.loss.name, m.optim.name) == \
         ("hash", ["lambda"], "seed_attention", "cross_entropy", "smorms3")
-    assert {"default", "lambda_seed"} <= set(load_recipes())
+    assert {"default", "lambda_seed"} <= set(zoo_core.get_registry().recipes)
 
 
 def test_dim_reaches_every_component_and_stacks_take_per_layer_fields():
@@ -36,10 +39,31 @@ def test_component_dim_must_agree_with_model_dim():
         compose(["mixer=lambda", "mixer.dim=32"])
 
 
-def test_replacing_a_component_drops_the_recipes_fields_for_it():
+def test_replacing_a_component_drops_the_recipes_fields_for_it_and_naming_it_again_keeps_them():
     assert compose([]).model.embed.config["num_bits"] == 2**18  # set by the default recipe
-    assert compose(["embed=hash"]).model.embed.config["num_bits"] == 200  # chosen anew: its own defaults
+    # naming the recipe's own component (as the README's tour does) keeps the recipe's fields
+    assert compose(["embed=hash"]).model.embed.config["num_bits"] == 2**18
+    assert compose(["embed=full"]).model.embed.name == "full"  # another component: its own defaults
+    assert "num_bits" not in compose(["embed=full"]).model.embed.config
     assert compose(["embed.num_bits=64"]).model.embed.config["num_bits"] == 64  # a field alone keeps the choice
+
+
+@pytest.mark.parametrize("bad,message", [("dim=2.7", "dim=2.7: must be a positive whole number"),
+                                         ("seed=99999999999999999999999", "seed"),
+                                         ("task=nope", "task=nope: unknown task"),
+                                         ("optim=lookahead optim.inner=nope", "optim.inner=nope: unknown optimizer"),
+                                         ("task=few_shot:ways=abc", "ways=abc is not a number")])
+def test_bad_values_are_refused_when_composing(bad, message):
+    with pytest.raises(ZooError, match=message.replace("(", r"\(")):
+        compose(bad.split())
+
+
+def test_to_overrides_rebuilds_the_same_run_nested_components_and_expressions_included():
+    args = ["mixer=[lambda,gmlp]", "mixer.1.max_len=64", "loss=cross_entropy+0.1*conicity", "optim=lookahead",
+            "optim.inner=radam", "optim.inner.lr=0.02", "task=retrieval:k=5", "train.epochs=2", "seed=3"]
+    run = compose(args)
+    again = compose(to_overrides(run))
+    assert again.model_dump() == run.model_dump()
 
 
 def test_mixer_index_out_of_range():

@@ -4,9 +4,11 @@ import pytest
 import torch
 
 from zoo_core.errors import ZooError
-from zoo_core.spec import compose
-from zoo_core.tasks import FewShotTask, get_task, retrieval_metrics
-from zoo_core.training import Trainer
+from zoo_core.overrides import compose
+from zoo_core.tasks import TrainingSet, get_task
+from zoo_plugins.tasks.few_shot import FewShotTask
+from zoo_plugins.tasks.retrieval import retrieval_metrics
+from zoo_core.train.loop import Trainer
 
 LANGS = ["data=wordfreq_langid", "data.options.words_per_language=200",
          "data.options.languages=[en,de,fi,fr,es,it,nl,pl]", "tokenizer.unit=char_ngrams"]
@@ -41,11 +43,9 @@ def test_task_options_grammar():
         get_task("few_shot:ways=abc")
 
 
-class FakeTrainer:
-    def __init__(self, labels_per_example, n_labels, batch_size=16):
-        self.train_y = labels_per_example
-        self.labels = [f"l{i}" for i in range(n_labels)]
-        self.run = compose(["train.batch_size=%d" % batch_size])
+def FakeTrainer(labels_per_example, n_labels, batch_size=16, seed=0):
+    return TrainingSet(labels_per_example, [1] * len(labels_per_example), [f"l{i}" for i in range(n_labels)],
+                       batch_size, seed)
 
 
 def test_few_shot_episodes_put_support_first_and_never_show_novel_classes():
@@ -81,7 +81,7 @@ def test_retrieval_training_on_lemmas_beats_the_untrained_model(tmp_path):
     pytest.importorskip("spacy_lookups_data")
     base = ["data=lemmas", "data.options.max_groups=1500", "tokenizer.unit=char_ngrams", "task=retrieval",
             "loss=triplet_cosine", "dim=32", "mixer=identity", "pool=mean", "train.plots=false", "train.lr=0.01"]
-    untrained = Trainer(compose(base + ["train.epochs=1", "train.max_steps=1", "train.lr=1e-6"]), tmp_path / "u",
+    untrained = Trainer(compose([a for a in base if not a.startswith("train.lr")] + ["train.epochs=1", "train.max_steps=1", "train.lr=1e-6"]), tmp_path / "u",
                         progress=False).fit()
     trained = Trainer(compose(base + ["train.epochs=5"]), tmp_path / "t", progress=False).fit()
     assert {"ndcg@10", "map", "recall@10"} <= set(trained.test)

@@ -1,4 +1,4 @@
-from zoo_core.spec import TokenizerConfig
+from zoo_core.runspec import TokenizerConfig
 from zoo_core.tokenize import Tokenizer
 
 

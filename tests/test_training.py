@@ -8,8 +8,8 @@ from safetensors.torch import load_file
 import zoo_core
 from zoo_core import ZooError
 from zoo_core.data import Examples, read_file, stratified_split
-from zoo_core.spec import compose
-from zoo_core.training import Trainer
+from zoo_core.overrides import compose
+from zoo_core.train.loop import Trainer
 
 from helpers import run_zoo, write_tsv
 

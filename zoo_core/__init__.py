@@ -6,22 +6,18 @@ Importing ``zoo_core`` is cheap (no torch): the API below loads what it needs on
     zoo_core.list_components("mixer:*")
     mixer = zoo_core.create("mixer", "lambda", dim=64)
     model = zoo_core.build(["embed=hash", "mixer=lambda"])
+    model = zoo_core.load("runs/default")        # a folder or hf:ORG/NAME[@REV]
+
+No public name here is also the name of a submodule, so ``zoo_core.compose`` stays the
+function after any submodule has been imported.
 """
 from __future__ import annotations
 
 from .errors import ZooError
 from .hookspecs import hookimpl
 
-__all__ = ["ZooError", "hookimpl", "list_components", "create", "build", "compose", "load",
-           "save", "get_registry", "info"]
-
-_LAZY = {
-    "create": ("compose", "create"),
-    "build": ("compose", "build"),
-    "compose": ("spec", "compose"),
-    "get_registry": ("registry", "get_registry"),
-    "save": ("checkpoint", "save_model"),
-}
+__all__ = ["ZooError", "hookimpl", "list_components", "info", "create", "build", "compose", "load",
+           "get_registry"]
 
 
 def list_components(pattern: str = "*"):
@@ -39,17 +35,36 @@ def info(qualified: str):
     return get_registry().resolve(kind, name)
 
 
-def load(path):
-    """Load a saved zoo model (a checkpoint folder)."""
-    from .checkpoint import load_model
+def create(kind: str, name: str, **fields):
+    """A ready component: ``create("mixer", "lambda", dim=64, heads=4)``."""
+    from .factory import create as _create
 
-    return load_model(path)
+    return _create(kind, name, **fields)
 
 
-def __getattr__(name):
-    if name in _LAZY:
-        import importlib
+def compose(overrides=(), registry=None):
+    """The validated run spec (a RunSpec) of ``key=value`` overrides, without building anything."""
+    from .overrides import compose as _compose
 
-        module, attr = _LAZY[name]
-        return getattr(importlib.import_module(f"{__name__}.{module}"), attr)
-    raise AttributeError(f"module 'zoo_core' has no attribute {name!r}")
+    return _compose(overrides, registry)
+
+
+def build(overrides=(), registry=None):
+    """The composed, untrained model (a ZooModel) of ``key=value`` overrides."""
+    from .model import build as _build
+
+    return _build(overrides, registry)
+
+
+def load(ref, registry=None):
+    """A saved model: a checkpoint folder or ``hf:ORG/NAME[@REV]``."""
+    from .model import ZooModel
+
+    return ZooModel.from_pretrained(ref, registry)
+
+
+def get_registry(refresh: bool = False):
+    """The registry of every installed plugin's components, datasets, tasks and recipes."""
+    from .registry import get_registry as _get
+
+    return _get(refresh)

@@ -5,65 +5,15 @@ from __future__ import annotations
 import platform
 from pathlib import Path
 
+from . import grammar
 from .checkpoint import atomic_write_bytes, requirements_of
-from .compose import count_parameters
+from .overrides import to_overrides
 from .registry import get_registry
-from .spec import RunSpec
+from .tasks import get_task, metric_title
 
 
-def spec_to_overrides(run: RunSpec) -> list[str]:
-    """A fully explicit override list that rebuilds ``run`` (component fields only where they
-    differ from the component's defaults)."""
-    from .spec import DataConfig, ModelSpec, TokenizerConfig, TrainConfig
-
-    reg = get_registry()
-    m = run.model
-    out = []
-    for kind in ("embed", "mixer", "pool", "loss", "optim"):
-        specs = m.mixer if kind == "mixer" else [getattr(m, kind)]
-        names = [f"hf:{s.source.repo}@{s.source.sha}#{s.source.component}" if s.source else
-                 s.name if len(reg.components.get((kind, s.name), [])) <= 1 else f"{s.dist}:{s.name}" for s in specs]
-        out.append(f"{kind}=[{','.join(names)}]" if kind == "mixer" and len(names) != 1 else f"{kind}={names[0]}")
-        for i, s in enumerate(specs):
-            defaults = reg.resolve(kind, f"{s.dist}:{s.name}").config.model_fields
-            prefix = f"mixer.{i}" if kind == "mixer" and len(specs) > 1 else kind
-            for key, value in s.config.items():
-                if key == "dim" or key not in defaults:
-                    continue
-                extra = defaults[key].json_schema_extra
-                if isinstance(extra, dict) and extra.get("recorded"):  # recorded by the component, not typed
-                    continue
-                if value != defaults[key].get_default(call_default_factory=True):
-                    out.append(f"{prefix}.{key}={_fmt(value)}")
-    for key, field in ModelSpec.model_fields.items():
-        if key in ("embed", "mixer", "pool", "loss", "optim", "num_classes"):
-            continue
-        if getattr(m, key) != field.default or key == "dim":
-            out.append(f"{key}={_fmt(getattr(m, key))}")
-    for section, cls in (("tokenizer", TokenizerConfig), ("train", TrainConfig), ("data", DataConfig)):
-        obj = getattr(run, section)
-        for key, field in cls.model_fields.items():
-            value = getattr(obj, key)
-            if value == field.get_default(call_default_factory=True):
-                continue
-            if section == "data" and key == "source":
-                out.append(f"data={_fmt(value)}")
-            elif section == "data" and key == "options":
-                out += [f"data.options.{k}={_fmt(v)}" for k, v in value.items()]
-            else:
-                out.append(f"{section}.{key}={_fmt(value)}")
-    out.append(f"seed={run.seed}")
-    return out
-
-
-def _fmt(value) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if value is None:
-        return "null"
-    if isinstance(value, list):
-        return "[" + ",".join(_fmt(v) for v in value) + "]"
-    return str(value)
+def _count(module) -> int:
+    return sum(p.numel() for p in module.parameters()) if module is not None else 0
 
 
 def _component_rows(model) -> list[str]:
@@ -71,7 +21,7 @@ def _component_rows(model) -> list[str]:
     rows = ["| kind | name | package | parameters | post | paper |", "|---|---|---|---:|---|---|"]
     for label, _attr, module, spec in model.parts() + [("optim", "", None, model.spec.optim)]:
         entry = reg.resolve(spec.kind, f"{spec.dist}:{spec.name}")
-        params = f"{count_parameters(module)[0]:,}" if module is not None else "-"
+        params = f"{_count(module):,}" if module is not None else "-"
         rows.append(f"| {label} | `{spec.name}` | {spec.dist}=={spec.version} | {params} | {entry.post or '-'} | "
                     f"{entry.paper or '-'} |")
     return rows
@@ -89,85 +39,101 @@ def _source_lines(model) -> list[str]:
 
 def render_card(model, *, splits=None, result=None, device: str = "cpu", command: str = "",
                 license: str | None = None) -> str:
-    from huggingface_hub import EvalResult, ModelCardData
-
-    run: RunSpec = model.run_spec
-    m = run.model
-    components = [m.embed.name, *[x.name for x in m.mixer], m.pool.name, m.loss.name, m.optim.name]
-    dataset_name = (splits.name if splits else "") or (run.data.source or "")
+    """The model card: Hub front matter, then use, reproduce, components, data, results."""
+    run = model.run
+    task = get_task(run.task)
     test = getattr(result, "test", None)
     best = getattr(result, "best", None) or {}
-    scores = test or best
-    split_name = "test" if test else "validation"
-    from .tasks import get_task
-
-    task = get_task(run.task)
+    scores, split_name = (test, "test") if test else (best, "validation")
     reported = [k for k in task.metrics if k != "loss" and isinstance(scores.get(k), (int, float))]
-    metric_types = {k: "f1" if k == "macro_f1" else k.replace("@", "_at_") for k in reported}
-    eval_results = []
-    if scores and dataset_name:
-        for key in reported:
-            eval_results.append(EvalResult(task_type=task.pipeline_tag, dataset_type=dataset_name,
-                                           dataset_name=dataset_name, dataset_split=split_name,
-                                           metric_type=metric_types[key], metric_value=round(float(scores[key]), 4),
-                                           metric_name="macro-F1" if key == "macro_f1" else key))
-    data = ModelCardData(
-        library_name="zoo", license=license or (splits.license if splits and splits.license else "other"),
-        tags=["zoo", task.pipeline_tag, f"zoo-task-{task.name}", *[f"zoo-{c}" for c in dict.fromkeys(components)]],
-        datasets=[dataset_name] if dataset_name else None, metrics=list(dict.fromkeys(metric_types.values())) or None,
-        pipeline_tag=task.pipeline_tag, model_name=f"zoo-{'-'.join(dict.fromkeys(components[:3]))}",
-        eval_results=eval_results or None)
-    explicit = "zoo train " + " ".join(spec_to_overrides(run))
-    labels = model.labels or []
-    total, trainable = count_parameters(model)
-    lines = [
-        "---", data.to_yaml(), "---", "",
-        f"# {data.model_name}", "",
-        f"A small text classifier built with [zoo](https://pypi.org/project/zoo-nlp/): "
-        f"`{m.embed.name}` embeddings -> {' -> '.join(f'`{x.name}`' for x in m.mixer) or 'no'} mixing -> "
-        f"`{m.pool.name}` pooling -> a linear layer over {len(labels)} classes, trained with `{m.loss.name}` "
-        f"and `{m.optim.name}`.",
-        "", "## Use", "", "```bash", "pip install " + " ".join(f"'{r}'" for r in requirements_of(run)),
-        "zoo predict PATH_OR_hf:ORG/NAME 'some text' --top-k 3", "```", "",
-        "```python", "import zoo_core", "model = zoo_core.load('PATH')", "model.predict(['some text'])", "```", "",
-        "## Reproduce", "", "```bash", command or explicit, "```", "",
-    ]
+    dataset_name = (splits.name if splits else "") or (run.data.source or "")
+    data = _card_data(model, task, scores, reported, split_name, dataset_name,
+                      license or (splits.license if splits and splits.license else "other"))
+    explicit = "zoo train " + " ".join(to_overrides(run))
+    lines = ["---", data.to_yaml(), "---", "", f"# {data.model_name}", "", _summary(model), "",
+             *_use_lines(run), "## Reproduce", "", "```bash", command or explicit, "```", ""]
     if command and command != explicit:
         lines += ["Fully explicit:", "", "```bash", explicit, "```", ""]
+    total, trainable = _count(model), sum(p.numel() for p in model.parameters() if p.requires_grad)
+    m = run.model
     lines += ["## Components", "", *_component_rows(model), "", *_source_lines(model),
               f"Parameters: {total:,} ({trainable:,} trainable). Width `dim={m.dim}`, dropout {m.dropout}, "
-              f"positional encoding `{m.pos}`.", "",
-              "## Training data", ""]
-    if splits is not None:
-        sizes = ", ".join(f"{name} {len(part):,}" for name, part in
-                          (("train", splits.train), ("validation", splits.valid), ("test", splits.test)) if part)
-        lines += [f"`{dataset_name}`: {splits.description or 'local file'} ({sizes}). "
-                  f"Licence of the data: {splits.license or 'see source'}.", ""]
-    tok = run.tokenizer
-    lines += [f"Tokenization: `{tok.unit}`" + (f" ({tok.ngram_min}-{tok.ngram_max})" if tok.unit == "char_ngrams" else "")
-              + f", lowercase={tok.lowercase}, at most {tok.max_tokens} tokens.", "",
-              "Hyper-parameters: " + ", ".join(f"{k}={v}" for k, v in run.train.model_dump().items()) +
-              f", seed={run.seed}.", "", "## Results", ""]
+              f"positional encoding `{m.pos}`.", "", "## Training data", "", *_data_lines(run, splits, dataset_name),
+              "## Results", ""]
     if scores:
         lines += [f"Task `{run.task}`. On the {split_name} split: "
-                  + ", ".join(f"{'macro-F1' if k == 'macro_f1' else k} **{scores[k]:.4f}**" for k in reported)
-                  + (f" (best validation {task.primary_metric} {best[task.primary_metric]:.4f})"
+                  + ", ".join(f"{metric_title(k)} **{scores[k]:.4f}**" for k in reported)
+                  + (f" (best validation {metric_title(task.primary_metric)} {best[task.primary_metric]:.4f})"
                      if test and task.primary_metric in best else "") + ".", ""]
-    if test and test.get("per_class"):
-        lines += ["| class | precision | recall | F1 | support |", "|---|---:|---:|---:|---:|"]
-        lines += [f"| {label} | {v['precision']:.3f} | {v['recall']:.3f} | {v['f1']:.3f} | {v['support']} |"
-                  for label, v in test["per_class"].items()]
-        lines.append("")
-    if result is not None:
-        lines += [f"Training: {result.epochs} epoch(s), {result.steps} steps, {result.seconds:.1f} s on {device} "
-                  f"({platform.processor() or platform.machine()}, {_cpu_count()} cores, torch "
-                  f"{_torch_version()}); stopped: {result.stopped}.", ""]
+    lines += _per_class_lines(test) + _training_lines(result, device)
     lines += ["## Limitations", "",
               "A small model trained on one data set: expect it to fail on text unlike its training data "
               "(other domains, languages, lengths). Scores above are for the split named, not a guarantee. "
               "Read the attention weights (`zoo predict --explain`) before trusting a decision.", "",
               "## Plugin requirements", "", "```", *requirements_of(run), "```", ""]
     return "\n".join(lines)
+
+
+def _card_data(model, task, scores, reported, split_name, dataset_name, license):
+    from huggingface_hub import EvalResult, ModelCardData
+
+    m = model.spec
+    components = [m.embed.name, *[x.name for x in m.mixer], m.pool.name, m.loss.name, m.optim.name]
+    metric_types = {k: "f1" if k == "macro_f1" else k.replace("@", "_at_") for k in reported}
+    eval_results = [EvalResult(task_type=task.pipeline_tag, dataset_type=dataset_name, dataset_name=dataset_name,
+                               dataset_split=split_name, metric_type=metric_types[k],
+                               metric_value=round(float(scores[k]), 4), metric_name=metric_title(k))
+                    for k in reported] if scores and dataset_name else []
+    return ModelCardData(
+        library_name="zoo", license=license,
+        tags=["zoo", task.pipeline_tag, f"zoo-task-{task.name}", *[f"zoo-{c}" for c in dict.fromkeys(components)]],
+        datasets=[dataset_name] if dataset_name else None, metrics=list(dict.fromkeys(metric_types.values())) or None,
+        pipeline_tag=task.pipeline_tag, model_name=f"zoo-{'-'.join(dict.fromkeys(components[:3]))}",
+        eval_results=eval_results or None)
+
+
+def _summary(model) -> str:
+    m, labels = model.spec, model.labels or []
+    head = f"a linear layer over {len(labels)} classes" if model.head is not None else "no class head"
+    return (f"A small text model built with [zoo](https://pypi.org/project/zoo-nlp/): `{m.embed.name}` embeddings "
+            f"-> {' -> '.join(f'`{x.name}`' for x in m.mixer) or 'no'} mixing -> `{m.pool.name}` pooling -> "
+            f"{head}, trained with `{m.loss.name}` and `{m.optim.name}`.")
+
+
+def _use_lines(run) -> list[str]:
+    return ["## Use", "", "```bash", "pip install " + " ".join(f"'{r}'" for r in requirements_of(run)),
+            "zoo predict PATH_OR_hf:ORG/NAME 'some text' --top-k 3", "```", "",
+            "```python", "import zoo_core", "model = zoo_core.load('PATH')", "model.predict(['some text'])", "```", ""]
+
+
+def _data_lines(run, splits, dataset_name) -> list[str]:
+    lines = []
+    if splits is not None:
+        sizes = ", ".join(f"{name} {len(part):,}" for name, part in
+                          (("train", splits.train), ("validation", splits.valid), ("test", splits.test)) if part)
+        lines += [f"`{dataset_name}`: {splits.description or 'local file'} ({sizes}). "
+                  f"Licence of the data: {splits.license or 'see source'}.", ""]
+    tok = run.tokenizer
+    grams = f" ({tok.ngram_min}-{tok.ngram_max})" if tok.unit == "char_ngrams" else ""
+    hyper = ", ".join(grammar.format_pair(k, v) for k, v in run.train.model_dump().items())
+    return lines + [f"Tokenization: `{tok.unit}`{grams}, lowercase={tok.lowercase}, at most {tok.max_tokens} tokens.",
+                    "", f"Hyper-parameters: {hyper}, seed={run.seed}.", ""]
+
+
+def _per_class_lines(test) -> list[str]:
+    if not test or not test.get("per_class"):
+        return []
+    return ["| class | precision | recall | F1 | support |", "|---|---:|---:|---:|---:|",
+            *[f"| {label} | {v['precision']:.3f} | {v['recall']:.3f} | {v['f1']:.3f} | {v['support']} |"
+              for label, v in test["per_class"].items()], ""]
+
+
+def _training_lines(result, device) -> list[str]:
+    if result is None:
+        return []
+    return [f"Training: {result.epochs} epoch(s), {result.steps} steps, {result.seconds:.1f} s on {device} "
+            f"({platform.processor() or platform.machine()}, {_cpu_count()} cores, torch "
+            f"{_torch_version()}); stopped: {result.stopped}.", ""]
 
 
 def _cpu_count() -> int:

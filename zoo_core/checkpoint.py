@@ -98,41 +98,45 @@ def unpack_sparse(tensors: dict) -> dict:
     return out
 
 
-def requirements_of(spec) -> list[str]:
-    """Pinnable ``dist==version`` lines for every distribution the model's components come from."""
-    dists = {zoo_version_req(): None}
-    for comp in [spec.model.embed, *spec.model.mixer, spec.model.pool, spec.model.loss, spec.model.optim]:
-        dists[f"{comp.dist}=={comp.version}"] = None
-    return sorted(dists)
+def requirements_of(run) -> list[str]:
+    """Pinnable ``dist==version`` lines for every distribution the run's components come from,
+    nested components (loss terms, inner optimizers) included."""
+    reqs = {zoo_version_req()}
+    for spec in run.model.components():
+        reqs.update(s.requirement for s in spec.walk())
+    return sorted(reqs)
 
 
 def zoo_version_req() -> str:
     return f"zoo-nlp=={zoo_version()}"
 
 
-def save_model(model, directory: str | Path, *, labels: list[str] | None = None,
-               extra: dict[str, Any] | None = None) -> Path:
-    """Write weights and config of a ZooModel (which carries its ``run_spec``)."""
+def write_checkpoint(directory: str | Path, state_dict: dict, config: dict[str, Any], components: dict) -> Path:
+    """Write ``model.safetensors`` then ``config.json`` (which pins the weights' sha256)."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    spec = model.run_spec
-    components = {label: f"{ms.kind}:{ms.name}" for label, _, _, ms in model.parts()}
     meta = {"format": "pt", "zoo_version": zoo_version(), "zoo_components": json.dumps(components)}
     weights_path = directory / WEIGHTS_FILE
-    atomic_save_tensors(weights_path, model.state_dict(), meta)
-    config = {
-        "zoo_format": FORMAT_VERSION,
-        "zoo_version": zoo_version(),
-        "library_name": "zoo",
-        "spec": spec.model_dump(mode="json"),
-        "labels": list(labels) if labels is not None else getattr(model, "labels", None),
-        "embed_state": model.embed.state_json(),
-        "requirements": requirements_of(spec),
-        "weights": {"file": WEIGHTS_FILE, "sha256": sha256_file(weights_path)},
-        **(extra or {}),
-    }
+    atomic_save_tensors(weights_path, state_dict, meta)
+    config = {"zoo_format": FORMAT_VERSION, "zoo_version": zoo_version(), "library_name": "zoo", **config,
+              "weights": {"file": WEIGHTS_FILE, "sha256": sha256_file(weights_path)}}
     atomic_write_json(directory / CONFIG_FILE, config)
     return directory
+
+
+def saved_parts(spec: dict) -> dict[str, tuple[str, dict]]:
+    """label -> (state-dict prefix, component spec) of a saved run spec: embed, mixer.N
+    (and mixer when there is one), pool, loss, optim (no weights)."""
+    model = spec["model"]
+    mixers = model.get("mixer", [])
+    out = {kind: (kind, model[kind]) for kind in ("embed", "pool", "loss") if kind in model}
+    for i, m in enumerate(mixers):
+        out[f"mixer.{i}"] = (f"mixers.{i}", m)
+    if len(mixers) == 1:
+        out["mixer"] = ("mixers.0", mixers[0])
+    if "optim" in model:
+        out["optim"] = ("", model["optim"])
+    return out
 
 
 def read_config(directory: str | Path) -> dict[str, Any]:
@@ -220,28 +224,7 @@ def load_weights_strict(model, tensors: dict, where: str) -> None:
     model.load_state_dict(tensors, strict=True)
 
 
-def load_model(directory: str | Path, registry=None):
-    """Rebuild a ZooModel from a checkpoint folder (or ``hf:ORG/NAME[@REV]``); raises ZooError on anything off."""
-    from .compose import build_model
-    from .spec import RunSpec
-
-    if isinstance(directory, str) and directory.startswith("hf:"):
-        from .hub import load
-
-        return load(directory, registry)
-    directory = Path(directory)
-    config = read_config(directory)
-    check_requirements(config.get("requirements", []))
-    try:
-        run = RunSpec.model_validate(config["spec"])
-    except Exception as e:
-        raise ZooError(f"{directory / CONFIG_FILE}: invalid spec ({e}); re-save the model with this zoo version")
-    model = build_model(run.model, registry, seed=None, pretrained=False)
-    model.run_spec = run
-    model.embed.load_state_json(config.get("embed_state") or {})
+def read_weights(directory: Path, config: dict) -> dict:
+    """The tensors of a checkpoint folder, after checking their sha256 against config.json."""
     weights = config.get("weights", {})
-    tensors = load_state_tensors(directory / weights.get("file", WEIGHTS_FILE), weights.get("sha256"))
-    load_weights_strict(model, tensors, str(directory / WEIGHTS_FILE))
-    model.labels = config.get("labels")
-    model.eval()
-    return model
+    return load_state_tensors(Path(directory) / weights.get("file", WEIGHTS_FILE), weights.get("sha256"))

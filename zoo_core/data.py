@@ -11,11 +11,11 @@ import io
 import json
 import random
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import ZooError
-from .spec import DataConfig
+from .runspec import DataConfig
 
 MAX_REPORTED = 20
 
@@ -40,8 +40,6 @@ class DatasetSplits:
     name: str = ""
     license: str = ""
     description: str = ""
-    hub_id: str = ""  # for the model card's ``datasets:`` when the data has a Hub id
-    extra: dict = field(default_factory=dict)
 
 
 def _decode_lines(path: Path) -> tuple[list[tuple[int, str]], list[str]]:
@@ -145,9 +143,9 @@ def load_splits(cfg: DataConfig, seed: int = 0, registry=None) -> DatasetSplits:
     if source.suffix.lower() in (".tsv", ".csv", ".jsonl", ".json") or source.exists():
         splits = DatasetSplits(train=read_file(source), name=source.stem)
     else:
-        entry = (registry or get_registry()).resolve_dataset(cfg.source)
+        entry = (registry or get_registry()).dataset(cfg.source)
         try:
-            splits = entry.load_loader()(seed=seed, **cfg.options)
+            splits = entry.load()(seed=seed, **cfg.options)
         except TypeError as e:
             raise ZooError(f"data.options for {entry.name}: {e}") from None
         splits.name = splits.name or entry.name

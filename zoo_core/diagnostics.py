@@ -247,7 +247,7 @@ class Curves:
         if not self.active:
             return
         path = self.out_dir / STEPS_JSONL
-        done = trainer.state["step"]
+        done = trainer.state.step
         if path.is_file():  # resumed: keep the steps before the saved state, drop replayed ones
             self.rows = [r for r in map(json.loads, path.read_text().splitlines()) if r["step"] <= done]
             path.write_text("".join(json.dumps(r) + "\n" for r in self.rows))
@@ -281,7 +281,7 @@ class Curves:
 
     def plot(self, trainer) -> Path:
         self._last_plot = time.perf_counter()
-        return plot_curves(self.rows, trainer.state["history"], self.out_dir / CURVES_PNG,
+        return plot_curves(self.rows, trainer.state.history, self.out_dir / CURVES_PNG,
                            clip=trainer.run.train.clip, title=self.out_dir.name)
 
 
@@ -385,7 +385,7 @@ class TensorBoardLogger:
             return
         from torch.utils.tensorboard import SummaryWriter
 
-        self.writer = SummaryWriter(str(self.log_dir), purge_step=trainer.state["step"] or None)
+        self.writer = SummaryWriter(str(self.log_dir), purge_step=trainer.state.step or None)
 
     def on_after_backward(self, trainer, step: int) -> None:
         if self.writer is not None:
@@ -512,14 +512,15 @@ def run_doctor(run, out_dir: str | Path, *, splits=None, overfit_examples: int =
     recorded on every step). Writes grad_flow.png and doctor.json to ``out_dir``."""
     import random
 
-    from .training import Trainer, clip_gradients
+    from .train.loop import Trainer
+    from .train.gradients import clip_gradients
 
     run = run.model_copy(deep=True)
     run.logger = "none"
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     trainer = Trainer(run, out_dir, progress=False)
-    trainer._prepare(splits)
+    trainer.prepare(splits)
     model, task, device = trainer.model, trainer.task, trainer.device
     labels = trainer.labels
     n_classes = len(labels)
@@ -581,7 +582,7 @@ def run_doctor(run, out_dir: str | Path, *, splits=None, overfit_examples: int =
     flow = GradientFlow(out_dir / GRAD_FLOW_JSONL, patience=max(5, min(NEAR_ZERO_STEPS, max_steps // 5)))
     (out_dir / GRAD_FLOW_JSONL).unlink(missing_ok=True)
     flow.on_train_start(trainer)
-    from .compose import build_optimizer
+    from .model import build_optimizer
 
     optimizer = build_optimizer(model, run.model.optim, lr=run.train.lr)
     bx, by = inputs_for(batch)

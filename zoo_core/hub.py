@@ -1,12 +1,11 @@
-"""The Hugging Face Hub: push checkpoints, pull them, take single pretrained components out.
+"""The Hugging Face Hub transport: download a snapshot of a repository, upload files to one.
+What the files mean (a model, a pretrained part) is model.py's and factory.py's business.
 
 Every request goes through huggingface_hub's public API, so the same code talks to
 huggingface.co and to any ``HF_ENDPOINT`` (a mirror, a private Hub), and honours
 ``HF_HUB_OFFLINE``, ``HF_HUB_CACHE`` and ``HF_TOKEN``.
 
-References are ``hf:ORG/NAME[@REVISION][#PART]``: a branch, tag or commit sha (default
-``main``), and for a single component which part of the source model to take (``embed``,
-``pool``, ``mixer.1``; default: the part of the asked-for kind).
+References (``hf:ORG/NAME[@REVISION][#PART]``) are parsed by refs.py into a ``Ref``.
 
 Safety: only the files in ``PULL_FILES`` are ever downloaded (allow-list, so pickle files
 and code in a repository never reach the disk); weights are read with safetensors after
@@ -16,52 +15,24 @@ recorded, so a branch that moved later is visible. Torch is not imported at modu
 """
 from __future__ import annotations
 
-import re
 import shutil
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from .errors import ZooError
+from .refs import Ref
 
 PREFIX = "hf:"
 PUSH_FILES = ("model.safetensors", "config.json", "README.md", "metrics.jsonl")
 PULL_FILES = PUSH_FILES + ("tokenizer.json",)  # tokenizer.json: encoders in the Hub's standard layout
-_REPO_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
-
-
-@dataclass(frozen=True)
-class HubRef:
-    repo: str
-    revision: str | None = None
-    part: str | None = None
-
-    def __str__(self) -> str:
-        return (f"{PREFIX}{self.repo}" + (f"@{self.revision}" if self.revision else "")
-                + (f"#{self.part}" if self.part else ""))
 
 
 @dataclass(frozen=True)
 class Snapshot:
-    ref: HubRef
+    ref: Ref
     path: Path
     sha: str
-
-
-def is_hub_ref(text: Any) -> bool:
-    return isinstance(text, str) and text.startswith(PREFIX)
-
-
-def parse_ref(text: str, *, allow_part: bool = False) -> HubRef:
-    """``hf:ORG/NAME[@REV][#PART]`` (the ``hf:`` is optional) -> HubRef."""
-    body = text[len(PREFIX):] if text.startswith(PREFIX) else text
-    body, _, part = body.partition("#")
-    repo, _, revision = body.partition("@")
-    if not _REPO_ID.match(repo) or (part and not allow_part) or "@" in revision:
-        example = "hf:ORG/NAME[@REVISION]" + ("[#PART]" if allow_part else "")
-        raise ZooError(f"'{text}': not a Hub reference; write {example}, e.g. hf:my-org/langid-small@main")
-    return HubRef(repo, revision or None, part or None)
 
 
 def _offline() -> bool:
@@ -77,7 +48,7 @@ def _endpoint() -> str:
 
 
 # ---- errors ----------------------------------------------------------------------------
-def _revision_exists_elsewhere(ref: HubRef) -> list[str] | None:
+def _revision_exists_elsewhere(ref: Ref) -> list[str] | None:
     """Branch and tag names when the repository exists (some mirrors answer a missing revision
     as a missing repository); None when it does not or cannot be asked."""
     from huggingface_hub import HfApi
@@ -90,7 +61,7 @@ def _revision_exists_elsewhere(ref: HubRef) -> list[str] | None:
 
 
 @contextmanager
-def hub_errors(ref: HubRef, action: str = "download"):
+def hub_errors(ref: Ref, action: str = "download"):
     """Turn huggingface_hub's exceptions into one-line ZooErrors naming repo, revision and fix."""
     from huggingface_hub import errors as E
 
@@ -145,7 +116,7 @@ def hub_errors(ref: HubRef, action: str = "download"):
 
 
 # ---- pull ------------------------------------------------------------------------------
-def download(ref: HubRef, out: str | Path | None = None) -> Snapshot:
+def download(ref: Ref, out: str | Path | None = None) -> Snapshot:
     """Fetch the allowed files of ``ref`` into the Hub cache (and copy them to ``out``)."""
     from huggingface_hub import snapshot_download
 
@@ -167,114 +138,18 @@ def download(ref: HubRef, out: str | Path | None = None) -> Snapshot:
     return Snapshot(ref, path, sha)
 
 
-def load(ref_text: str, registry=None):
-    """A whole zoo model from ``hf:ORG/NAME[@REV]``; ``model.hub_source`` records the commit."""
-    from .checkpoint import load_model
-
-    ref = parse_ref(ref_text)
-    snap = download(ref)
-    model = load_model(snap.path, registry)
-    model.hub_source = {"repo": ref.repo, "revision": ref.revision or "main", "sha": snap.sha}
-    return model
-
-
 # ---- push ------------------------------------------------------------------------------
-def check_pushable(model_dir: str | Path) -> list[Path]:
-    """The checkpoint files to upload, after proving the folder is a loadable zoo model."""
-    from .checkpoint import CONFIG_FILE, WEIGHTS_FILE, load_model, read_config
-
-    model_dir = Path(model_dir)
-    config = read_config(model_dir)
-    if config.get("weights", {}).get("file", WEIGHTS_FILE) != WEIGHTS_FILE:
-        raise ZooError(f"{model_dir / CONFIG_FILE}: weights must be in {WEIGHTS_FILE}; re-save the model with zoo")
-    load_model(model_dir)  # strict: sha256, every tensor, plugin requirements
-    return [model_dir / name for name in PUSH_FILES if (model_dir / name).is_file()]
-
-
-def push(model_dir: str | Path, repo: str, *, revision: str | None = None, private: bool = False,
-         message: str | None = None):
-    """Create ``repo`` if needed and upload the checkpoint files in one commit. Returns CommitInfo."""
+def upload(folder: str | Path, files: list[str], ref: Ref, *, revision: str | None = None,
+           private: bool = False, message: str | None = None):
+    """Create ``ref.repo`` if needed and upload ``files`` of ``folder`` in one commit. Returns CommitInfo."""
     from huggingface_hub import HfApi
 
-    ref = parse_ref(repo)
-    files = check_pushable(model_dir)
     api = HfApi()
+    branch = revision or ref.revision
     with hub_errors(ref, "push"):
         api.create_repo(ref.repo, private=private, exist_ok=True)
-        if ref.revision and ref.revision != "main" or revision and revision != "main":
-            api.create_branch(ref.repo, branch=revision or ref.revision, exist_ok=True)
-        return api.upload_folder(
-            repo_id=ref.repo, folder_path=str(model_dir), revision=revision or ref.revision,
-            allow_patterns=[f.name for f in files],
-            commit_message=message or f"Upload zoo model ({', '.join(f.name for f in files)})")
-
-
-# ---- single pretrained components ------------------------------------------------------
-ATTRS = {"embed": "embed", "pool": "pool", "loss": "loss"}
-
-
-def _parts_of(spec: dict) -> dict[str, tuple[str, dict]]:
-    """label -> (state-dict prefix, component spec) of a saved model spec."""
-    model = spec["model"]
-    mixers = model.get("mixer", [])
-    out = {kind: (ATTRS[kind], model[kind]) for kind in ATTRS if kind in model}
-    for i, m in enumerate(mixers):
-        out[f"mixer.{i}"] = (f"mixers.{i}", m)
-    if len(mixers) == 1:
-        out["mixer"] = ("mixers.0", mixers[0])
-    if "optim" in model:
-        out["optim"] = ("", model["optim"])
-    return out
-
-
-def resolve_component(kind: str, name: str, fields: dict, dim: int, registry, prefix: str):
-    """``kind=hf:ORG/NAME[@REV][#PART]`` -> (ComponentSpec with ``source``, problems)."""
-    from .checkpoint import check_requirements, read_config
-    from .spec import ComponentSource, resolve_component as resolve_local
-
-    where = f"{prefix}={name}"
-    try:
-        ref = parse_ref(name, allow_part=True)
-        snap = download(ref)
-        config = read_config(snap.path)
-        parts = _parts_of(config["spec"])
-        label = ref.part or kind
-        if label not in parts:
-            same = [p for p in parts if p.split(".")[0] == kind and p != kind]
-            hint = (f"; it has {len(same)} {kind}s: pick one with " + ", ".join(f"{PREFIX}{ref.repo}#{p}" for p in same)
-                    if same else f"; its parts: {', '.join(sorted(parts))}")
-            raise ZooError(f"{where}: the model at commit {snap.sha[:12]} has no part '{label}'{hint}")
-        src = parts[label][1]
-        if src["kind"] != kind:
-            raise ZooError(f"{where}: part '{label}' is a {src['kind']}, not a {kind}")
-        check_requirements([f"{src['dist']}=={src['version']}"])
-    except ZooError as e:
-        return None, [p if p.startswith(where) else f"{where}: {p}" for p in e.problems]
-    src_dim = src["config"].get("dim")
-    if src_dim is not None and src_dim != dim:
-        return None, [f"{where}: the pretrained {kind} has width {src_dim} but the model has dim={dim}; "
-                      f"set dim={src_dim}"]
-    values = {k: v for k, v in src["config"].items() if k != "dim"}
-    spec, problems = resolve_local(kind, f"{src['dist']}:{src['name']}", {**values, **fields}, dim, registry, prefix)
-    if spec is None:
-        return None, problems
-    source = ComponentSource(repo=ref.repo, revision=ref.revision or "main", sha=snap.sha, component=label)
-    return spec.model_copy(update={"source": source}), []
-
-
-def load_component_weights(module, spec) -> None:
-    """Load the pretrained state of ``spec.source`` (pinned to its commit sha) into ``module``, strictly."""
-    from .checkpoint import WEIGHTS_FILE, load_state_tensors, load_weights_strict, read_config
-
-    src = spec.source
-    snap = download(HubRef(src.repo, src.sha))
-    config = read_config(snap.path)
-    attr = _parts_of(config["spec"]).get(src.component, ("", None))[0]
-    if not attr or not hasattr(module, "state_dict"):
-        return  # an optimizer: its config is all there is
-    if spec.kind == "embed":
-        module.load_state_json(config.get("embed_state") or {})
-    weights = config.get("weights", {})
-    tensors = load_state_tensors(snap.path / weights.get("file", WEIGHTS_FILE), weights.get("sha256"))
-    own = {k[len(attr) + 1:]: v for k, v in tensors.items() if k.startswith(attr + ".")}
-    load_weights_strict(module, own, f"{PREFIX}{src.repo}@{src.sha[:12]} {src.component}")
+        if branch and branch != "main":
+            api.create_branch(ref.repo, branch=branch, exist_ok=True)
+        return api.upload_folder(repo_id=ref.repo, folder_path=str(folder), revision=branch,
+                                 allow_patterns=list(files),
+                                 commit_message=message or f"Upload zoo model ({', '.join(files)})")

@@ -1,20 +1,23 @@
-"""Plugin discovery and the component registry.
+"""Plugin discovery and the registry of what plugins provide. Torch-free.
 
-Discovery reads the ``zoo`` entry-point group, imports each entry point's module, and
-calls its hooks with a ``register`` callback bound to the providing distribution. pluggy's
-own ``load_setuptools_entrypoints`` is not used because it aborts on the first plugin that
+Discovery reads the ``zoo`` entry-point group, imports each entry point's module, and calls
+its hooks with a ``register`` callback bound to the providing distribution. pluggy's own
+``load_setuptools_entrypoints`` is not used because it aborts on the first plugin that
 fails to import and silently skips a second distribution with the same entry-point name;
 here each plugin is isolated, and every failure is reported once, naming its distribution.
 
-Names are ``kind:name``. A name registered by two distributions is never silently
-shadowed: resolving it is an error listing the qualified choices ``dist:name``.
-Torch is never imported here.
+A name registered by two distributions is never silently shadowed: resolving it is an
+error listing the qualified choices ``dist:name``.
 """
 from __future__ import annotations
 
+import ast
 import fnmatch
+import functools
 import importlib
+import importlib.util
 import os
+import re
 import warnings
 from dataclasses import dataclass, field
 from importlib import metadata
@@ -24,6 +27,7 @@ import pluggy
 
 from . import hookspecs
 from .errors import ZooError, ZooPluginWarning, did_you_mean
+from .refs import normalize_dist, parse_ref
 
 KINDS = ("embed", "mixer", "pool", "loss", "optim")
 KIND_TITLES = {"embed": "embedder", "mixer": "mixer", "pool": "pooler", "loss": "loss", "optim": "optimizer"}
@@ -32,11 +36,6 @@ KIND_ALIASES = {"embedder": "embed", "embedding": "embed", "pooler": "pool", "po
 CORE_DIST = "zoo-nlp"
 ENTRY_POINT_GROUP = "zoo"
 AUTOLOAD_ENV = "ZOO_DISABLE_PLUGIN_AUTOLOAD"
-RESERVED_PREFIXES = ("hf", "local-dir")
-
-
-def _normalize(dist_name: str) -> str:
-    return dist_name.lower().replace("_", "-").replace(".", "-")
 
 
 def import_object(target: str | Callable) -> Any:
@@ -50,6 +49,32 @@ def import_object(target: str | Callable) -> Any:
     return obj
 
 
+@functools.lru_cache(maxsize=None)
+def citation_of(target: str) -> dict[str, str]:
+    """``Post:``/``Posts:`` and ``Paper:`` lines of a factory module's docstring, read from its
+    source without importing it (so no torch). A value continues on the following lines
+    until a blank line or the next ``Key:`` line."""
+    module_name = target.partition(":")[0]
+    try:
+        spec = importlib.util.find_spec(module_name)
+        with open(spec.origin, encoding="utf-8") as f:
+            doc = ast.get_docstring(ast.parse(f.read())) or ""
+    except (ImportError, AttributeError, TypeError, ValueError, OSError, SyntaxError):
+        return {}
+    found: dict[str, list[str]] = {}
+    current = None
+    for line in doc.splitlines():
+        m = re.match(r"^(Posts?|Papers?):\s*(.*)$", line.strip())
+        if m:
+            current = "post" if m[1].startswith("Post") else "paper"
+            found.setdefault(current, []).append(m[2])
+        elif current and line.strip() and not re.match(r"^[A-Z][\w ]*:\s", line.strip()):
+            found[current].append(line.strip())
+        else:
+            current = None
+    return {k: " ".join(" ".join(v).split()) for k, v in found.items()}
+
+
 @dataclass(frozen=True)
 class Component:
     kind: str
@@ -59,9 +84,10 @@ class Component:
     factory: Any  # "module:attr" or callable, imported only when built
     config: type  # pydantic model class
     summary: str = ""
-    post: str = ""
-    paper: str = ""
+    cited_post: str = ""
+    cited_paper: str = ""
     plugin: str = ""
+    syntax: Any = None  # "module:attr" claiming non-name references, or None
 
     @property
     def qualified(self) -> str:
@@ -71,22 +97,35 @@ class Component:
     def key(self) -> str:
         return f"{self.kind}:{self.name}"
 
+    @property
+    def post(self) -> str:
+        return self.cited_post or self._docstring().get("post", "")
+
+    @property
+    def paper(self) -> str:
+        return self.cited_paper or self._docstring().get("paper", "")
+
+    def _docstring(self) -> dict[str, str]:
+        return citation_of(self.factory) if isinstance(self.factory, str) else {}
+
     def load_factory(self) -> Callable:
         return import_object(self.factory)
 
 
 @dataclass(frozen=True)
-class DatasetEntry:
+class Entry:
+    """A dataset, task or recipe: a name, who provides it, and what it is."""
+
     name: str
     dist: str
     version: str
-    loader: Any
+    target: Any  # loader / task class ("module:attr" or object) / recipe overrides dict
     summary: str = ""
     license: str = ""
     url: str = ""
 
-    def load_loader(self) -> Callable:
-        return import_object(self.loader)
+    def load(self) -> Any:
+        return import_object(self.target)
 
 
 @dataclass
@@ -97,16 +136,20 @@ class PluginInfo:
     module: str
     provides: list[str] = field(default_factory=list)
     error: str = ""
+    plugin: Any = None  # the loaded module
+    commands: list = field(default_factory=list)  # its zoo_register_commands hookimpls
 
 
 @dataclass
 class Registry:
     components: dict[tuple[str, str], list[Component]] = field(default_factory=dict)
-    datasets: dict[str, list[DatasetEntry]] = field(default_factory=dict)
+    datasets: dict[str, list[Entry]] = field(default_factory=dict)
+    tasks: dict[str, list[Entry]] = field(default_factory=dict)
+    recipes: dict[str, list[Entry]] = field(default_factory=dict)
     plugins: list[PluginInfo] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
 
-    # ---- queries -------------------------------------------------------------------
+    # ---- components ----------------------------------------------------------------
     def all_components(self) -> list[Component]:
         return [c for key in sorted(self.components) for c in self.components[key]]
 
@@ -124,58 +167,78 @@ class Registry:
     def names(self, kind: str) -> list[str]:
         return sorted({name for (k, name) in self.components if k == kind})
 
-    def resolve(self, kind: str, name: str) -> Component:
-        """Find the component a user means by ``name`` (``name`` or ``dist:name``)."""
+    def resolve(self, kind: str, text: str) -> Component:
+        """The registered component a user means by ``name`` or ``dist:name``."""
         kind = normalize_kind(kind)
-        if not isinstance(name, str) or not name:
-            raise ZooError(f"{kind}: expected a component name, got {name!r}; choices: {', '.join(self.names(kind))}")
-        prefix, sep, rest = name.partition(":")
-        if sep and prefix == "hf":
-            raise ZooError(f"{kind}={name}: a Hub component is resolved when a model is composed "
-                           f"(zoo build {kind}={name}), not looked up in the registry")
-        if sep and prefix in RESERVED_PREFIXES:
-            raise ZooError(
-                f"{kind}={name}: loading components from '{prefix}:' sources is not available in this version of zoo; "
-                f"choose a registered {KIND_TITLES[kind]}: {', '.join(self.names(kind))}")
-        if "/" in name:
-            raise ZooError(f"{kind}={name}: a name with '/' is never looked up in the registry; "
-                           f"write hf:{name} for a Hub repository or pick one of: {', '.join(self.names(kind))}")
-        dist = None
-        if sep:
-            dist, name = _normalize(prefix), rest
-        candidates = self.components.get((kind, name), [])
-        if dist is not None:
-            candidates = [c for c in candidates if _normalize(c.dist) == dist]
-        if not candidates:
-            choices = self.names(kind)
-            if dist is not None and self.components.get((kind, name)):
-                provided = ", ".join(f"{c.dist}:{c.name}" for c in self.components[(kind, name)])
-                raise ZooError(f"{kind}={prefix}:{name}: distribution '{prefix}' provides no {kind} '{name}'; "
+        choices = ", ".join(self.names(kind)) or "(none installed)"
+        if not isinstance(text, str) or not text:
+            raise ZooError(f"{kind}: expected a component name, got {text!r}; choices: {choices}")
+        ref = parse_ref(text)
+        if ref.is_hub:
+            raise ZooError(f"{kind}={text}: a Hub component is resolved when a model is composed "
+                           f"(zoo build {kind}={text}), not looked up in the registry")
+        if ref.is_expression:
+            raise ZooError(f"{kind}={text}: not a component name; choices: {choices}")
+        candidates = self.components.get((kind, ref.name), [])
+        if ref.dist is not None:
+            picked = [c for c in candidates if normalize_dist(c.dist) == ref.dist]
+            if candidates and not picked:
+                provided = ", ".join(f"{c.dist}:{c.name}" for c in candidates)
+                raise ZooError(f"{kind}={text}: distribution '{ref.dist}' provides no {kind} '{ref.name}'; "
                                f"available: {provided}")
-            raise ZooError(f"{kind}={name}: unknown {KIND_TITLES[kind]} '{name}';{did_you_mean(name, choices)} "
-                           f"choices: {', '.join(choices) or '(none installed)'}")
+            candidates = picked
+        if not candidates:
+            raise ZooError(f"{kind}={text}: unknown {KIND_TITLES[kind]} '{ref.name}';"
+                           f"{did_you_mean(ref.name, self.names(kind))} choices: {choices}")
         if len(candidates) > 1:
             qualified = ", ".join(f"{c.dist}:{c.name}" for c in candidates)
-            raise ZooError(f"{kind}={name}: '{name}' is provided by {len(candidates)} distributions; "
+            raise ZooError(f"{kind}={text}: '{ref.name}' is provided by {len(candidates)} distributions; "
                            f"pick one with a qualified name: {qualified}")
         return candidates[0]
 
-    def resolve_dataset(self, name: str) -> DatasetEntry:
-        prefix, sep, rest = name.partition(":")
-        dist = _normalize(prefix) if sep else None
-        base = rest if sep else name
-        candidates = self.datasets.get(base, [])
-        if dist is not None:
-            candidates = [d for d in candidates if _normalize(d.dist) == dist]
+    def display_name(self, kind: str, name: str, dist: str) -> str:
+        """``name``, or ``dist:name`` when two distributions register the name."""
+        return name if len(self.components.get((kind, name), [])) <= 1 else f"{dist}:{name}"
+
+    # ---- datasets, tasks, recipes ----------------------------------------------------
+    def dataset(self, name: str) -> Entry:
+        return self._entry(self.datasets, name, "data", "dataset",
+                           "; or give a path to a .tsv, .csv or .jsonl file with text and label columns")
+
+    def task(self, name: str) -> Entry:
+        return self._entry(self.tasks, name, "task", "task")
+
+    def recipe(self, name: str) -> Entry:
+        return self._entry(self.recipes, name, "recipe", "recipe")
+
+    def _entry(self, table: dict[str, list[Entry]], text: str, key: str, what: str, hint: str = "") -> Entry:
+        ref = parse_ref(text)
+        candidates = table.get(ref.name, []) if ref.name else []
+        if ref.dist is not None:
+            candidates = [e for e in candidates if normalize_dist(e.dist) == ref.dist]
         if not candidates:
-            choices = sorted(self.datasets)
-            raise ZooError(f"data={name}: no such file and no registered dataset '{name}';"
-                           f"{did_you_mean(base, choices)} datasets: {', '.join(choices) or '(none)'}; "
-                           f"or give a path to a .tsv, .csv or .jsonl file with text and label columns")
+            choices = sorted(table)
+            prefix = f"no such file and no registered dataset '{text}'" if what == "dataset" else f"unknown {what}"
+            raise ZooError(f"{key}={text}: {prefix};{did_you_mean(ref.name, choices)} "
+                           f"{what}s: {', '.join(choices) or '(none)'}{hint}")
         if len(candidates) > 1:
-            raise ZooError(f"data={name}: provided by several distributions; pick one: "
-                           + ", ".join(f"{d.dist}:{d.name}" for d in candidates))
+            raise ZooError(f"{key}={text}: provided by several distributions; pick one: "
+                           + ", ".join(f"{e.dist}:{e.name}" for e in candidates))
         return candidates[0]
+
+    # ---- commands ----------------------------------------------------------------------
+    def add_commands(self, cli) -> None:
+        """Let every plugin add its commands to the typer app ``cli``."""
+        for info in self.plugins:
+            if info.plugin is None:
+                continue
+            try:
+                for impl in info.commands:
+                    impl.function(cli=cli)
+            except Exception as exc:  # a broken plugin must not take the CLI down
+                warnings.warn(f"plugin '{info.entry_point}' from {info.dist}=={info.version} failed in "
+                              f"zoo_register_commands ({type(exc).__name__}: {exc}); its commands are "
+                              f"missing — report it to the plugin's authors", ZooPluginWarning, stacklevel=2)
 
 
 def normalize_kind(kind: str) -> str:
@@ -190,8 +253,16 @@ def autoload_enabled() -> bool:
     return os.environ.get(AUTOLOAD_ENV, "").strip().lower() not in ("1", "true", "yes", "on")
 
 
-def _make_component_register(reg: Registry, info: PluginInfo):
-    def register(kind: str, name: str, *, factory, config, summary: str = "", post: str = "", paper: str = ""):
+def _twice(reg: Registry, info: PluginInfo, what: str) -> None:
+    twice = f"{what} is registered twice by {info.dist}"
+    reg.problems.append(f"plugin '{info.entry_point}' from {info.dist}=={info.version}: {twice}; the first "
+                        f"registration is used — report it to the plugin's authors")
+    info.error = f"{info.error}; {twice}" if info.error else twice
+
+
+def _component_register(reg: Registry, info: PluginInfo):
+    def register(kind: str, name: str, *, factory, config, summary: str = "", post: str = "", paper: str = "",
+                 syntax=None):
         kind = normalize_kind(kind)
         from pydantic import BaseModel
 
@@ -200,29 +271,66 @@ def _make_component_register(reg: Registry, info: PluginInfo):
         if not name or ":" in name or "/" in name:
             raise ValueError(f"{kind}:{name!r}: component names may not be empty or contain ':' or '/'")
         existing = reg.components.setdefault((kind, name), [])
-        if any(_normalize(c.dist) == _normalize(info.dist) for c in existing):
-            # keep the first registration and the plugin's later ones; report this one
-            twice = f"{kind}:{name} is registered twice by {info.dist}"
-            reg.problems.append(f"plugin '{info.entry_point}' from {info.dist}=={info.version}: {twice}; the first "
-                                f"registration is used — report it to the plugin's authors")
-            info.error = f"{info.error}; {twice}" if info.error else twice
-            return
-        existing.append(Component(kind, name, info.dist, info.version, factory, config,
-                                  summary, post, paper, info.entry_point))
+        if any(normalize_dist(c.dist) == normalize_dist(info.dist) for c in existing):
+            return _twice(reg, info, f"{kind}:{name}")
+        existing.append(Component(kind, name, info.dist, info.version, factory, config, summary, post, paper,
+                                  info.entry_point, syntax))
         info.provides.append(f"{kind}:{name}")
 
     return register
 
 
-def _make_dataset_register(reg: Registry, info: PluginInfo):
-    def register(name: str, *, loader, summary: str = "", license: str = "", url: str = ""):
-        existing = reg.datasets.setdefault(name, [])
-        if any(_normalize(d.dist) == _normalize(info.dist) for d in existing):
-            raise ValueError(f"dataset {name} is registered twice by {info.dist}")
-        existing.append(DatasetEntry(name, info.dist, info.version, loader, summary, license, url))
-        info.provides.append(f"data:{name}")
+def _entry_register(reg: Registry, info: PluginInfo, table: str, label: str, target_key: str):
+    def register(name: str, **kwargs):
+        target = kwargs.pop(target_key)
+        summary = kwargs.pop("summary", "") or kwargs.pop("description", "")
+        existing = getattr(reg, table).setdefault(name, [])
+        if any(normalize_dist(e.dist) == normalize_dist(info.dist) for e in existing):
+            return _twice(reg, info, f"{label}:{name}")
+        existing.append(Entry(name, info.dist, info.version, target, summary, **kwargs))
+        info.provides.append(f"{label}:{name}")
 
     return register
+
+
+HOOKS = {
+    "zoo_register_components": _component_register,
+    "zoo_register_datasets": lambda reg, info: _entry_register(reg, info, "datasets", "data", "loader"),
+    "zoo_register_tasks": lambda reg, info: _entry_register(reg, info, "tasks", "task", "task"),
+    "zoo_register_recipes": lambda reg, info: _entry_register(reg, info, "recipes", "recipe", "overrides"),
+}
+
+
+def _entry_points(entry_points):
+    eps = metadata.entry_points(group=ENTRY_POINT_GROUP) if entry_points is None else entry_points
+    autoload = autoload_enabled()
+    for ep in sorted(eps, key=lambda e: (e.dist.name != CORE_DIST if e.dist else True, e.name)):
+        dist_name = ep.dist.name if ep.dist else "unknown"
+        if autoload or normalize_dist(dist_name) == CORE_DIST:
+            yield ep, dist_name, ep.dist.version if ep.dist else "0"
+
+
+def _load_plugin(reg: Registry, pm: pluggy.PluginManager, ep, info: PluginInfo) -> None:
+    where = f"plugin '{ep.name}' from {info.dist}=={info.version}"
+    try:
+        module = ep.load()
+        pm.register(module, name=f"{info.dist}:{ep.name}")
+    except Exception as exc:  # a broken plugin must not take zoo down
+        info.error = f"{type(exc).__name__}: {exc}"
+        reg.problems.append(f"{where} failed to load ({info.error}); it was skipped — "
+                            f"reinstall or uninstall {info.dist}, or set {AUTOLOAD_ENV}=1")
+        return
+    info.plugin = module
+    for hook_name, make in HOOKS.items():
+        impls = [i for i in getattr(pm.hook, hook_name).get_hookimpls() if i.plugin is module]
+        try:  # called one plugin at a time so each registration knows its distribution
+            for impl in impls:
+                impl.function(register=make(reg, info))
+        except Exception as exc:
+            info.error = f"{type(exc).__name__}: {exc}"
+            reg.problems.append(f"{where} failed in {hook_name} ({info.error}); what it registered "
+                                f"before the error is kept — report it to the plugin's authors")
+    info.commands = [i for i in pm.hook.zoo_register_commands.get_hookimpls() if i.plugin is module]
 
 
 def discover(entry_points=None) -> Registry:
@@ -230,36 +338,10 @@ def discover(entry_points=None) -> Registry:
     reg = Registry()
     pm = pluggy.PluginManager("zoo")
     pm.add_hookspecs(hookspecs)
-    if entry_points is None:
-        entry_points = metadata.entry_points(group=ENTRY_POINT_GROUP)
-    autoload = autoload_enabled()
-    for ep in sorted(entry_points, key=lambda e: (e.dist.name != CORE_DIST if e.dist else True, e.name)):
-        dist_name = ep.dist.name if ep.dist else "unknown"
-        version = ep.dist.version if ep.dist else "0"
-        if not autoload and _normalize(dist_name) != CORE_DIST:
-            continue
+    for ep, dist_name, version in _entry_points(entry_points):
         info = PluginInfo(dist_name, version, ep.name, ep.value)
         reg.plugins.append(info)
-        where = f"plugin '{ep.name}' from {dist_name}=={version}"
-        try:
-            module = ep.load()
-            pm.register(module, name=f"{dist_name}:{ep.name}")
-        except Exception as exc:  # a broken plugin must not take zoo down
-            info.error = f"{type(exc).__name__}: {exc}"
-            reg.problems.append(f"{where} failed to load ({info.error}); it was skipped — "
-                                f"reinstall or uninstall {dist_name}, or set {AUTOLOAD_ENV}=1")
-            continue
-        plugin = pm.get_plugin(f"{dist_name}:{ep.name}")
-        for hook_name, make in (("zoo_register_components", _make_component_register),
-                                ("zoo_register_datasets", _make_dataset_register)):
-            impls = [i for i in getattr(pm.hook, hook_name).get_hookimpls() if i.plugin is plugin]
-            try:
-                for impl in impls:  # called one plugin at a time so each registration knows its dist
-                    impl.function(register=make(reg, info))
-            except Exception as exc:
-                info.error = f"{type(exc).__name__}: {exc}"
-                reg.problems.append(f"{where} failed in {hook_name} ({info.error}); what it registered "
-                                    f"before the error is kept — report it to the plugin's authors")
+        _load_plugin(reg, pm, ep, info)
     for problem in reg.problems:
         warnings.warn(problem, ZooPluginWarning, stacklevel=2)
     return reg

@@ -27,7 +27,7 @@ from typing import Any, Callable
 
 import torch
 
-from .compose import create
+from .factory import create
 from .registry import get_registry, normalize_kind
 
 ODD_TOKENS = [["hello", "world", "zoo"], ["", "🦒", "日本語", "ça"], ["x"], ["mixed", "Кириллица", "عربى", "!!"]]

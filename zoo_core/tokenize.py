@@ -8,7 +8,7 @@
 """
 from __future__ import annotations
 
-from .spec import TokenizerConfig
+from .runspec import TokenizerConfig
 
 
 class Tokenizer:

@@ -132,14 +132,15 @@ def _cached_snapshot(repo: str, sha: str) -> Path | None:
 def locate(source: str, pinned: str | None = None, *, download: bool = False) -> tuple[Path | None, str | None]:
     """(folder with the files, hf commit sha). The folder is None when the source is simply not
     on this machine (and ``download`` is off); a source that is there but wrong raises."""
-    from zoo_core.hub import HubRef, download as hub_download, is_hub_ref, parse_ref
+    from zoo_core.hub import download as hub_download
+    from zoo_core.refs import is_hub_text as is_hub_ref, parse_hub
 
     if pinned is not None and not is_hub_ref(source):
         raise ZooError(f"embed.pinned={pinned}: only hf: sources have commits; drop embed.pinned for {source}")
     if is_hub_ref(source):
-        ref = parse_ref(source)
+        ref = parse_hub(source[3:], allow_part=False)
         if download:
-            snap = hub_download(HubRef(ref.repo, pinned) if pinned else ref)
+            snap = hub_download(parse_hub(f"{ref.repo}@{pinned}", allow_part=False) if pinned else ref)
             return _check_folder(snap.path, source), snap.sha
         path = _cached_snapshot(ref.repo, pinned or ref.revision or "main")
         return (_check_folder(path, source) if path else None), pinned

@@ -1,4 +1,4 @@
-"""Built-in losses (kind ``loss``). ``loss=a+0.1*b`` combines them (zoo_core/losses_combined.py)."""
+"""Built-in losses (kind ``loss``). ``loss=a+0.1*b`` combines them (the ``combined`` loss's syntax)."""
 from zoo_core import hookimpl
 
 from . import configs
@@ -57,7 +57,5 @@ def zoo_register_components(register):
              post="Avoid Collapsed Token Representations",
              paper="Mohankumar et al., Towards Transparent and Explainable Attention Models (ACL 2020.387)")
     register("loss", "combined", factory="zoo_plugins.losses.combined:CombinedLoss",
-             config=configs.CombinedConfig,
-             summary="weighted sum of losses; write loss=cross_entropy+0.1*token_contrastive",
-             post="Avoid Collapsed Token Representations (a regulariser added to the task loss)",
-             paper="-")
+             config=configs.CombinedConfig, syntax="zoo_plugins.losses.combined_syntax:CombinedSyntax",
+             summary="weighted sum of losses; write loss=cross_entropy+0.1*token_contrastive")

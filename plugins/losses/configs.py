@@ -3,9 +3,9 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
-from zoo_core.config import ComponentConfig, ModuleConfig
+from zoo_core.config import ComponentSpec, component_field, ComponentConfig, ModuleConfig
 
 
 class CrossEntropyConfig(ComponentConfig):
@@ -58,13 +58,27 @@ class ConicityConfig(ComponentConfig):
 
 class CombinedTerm(ComponentConfig):
     weight: float = Field(1.0, description="multiplies the term")
-    name: str
-    dist: str
-    version: str
-    config: dict[str, Any] = Field(default_factory=dict)
+    loss: ComponentSpec = component_field("loss", description="the loss component of this term")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_version_1(cls, value):
+        """zoo 0.1 stored a term as {weight, name, dist, version, config}: the same spec, flattened."""
+        if isinstance(value, dict) and "name" in value and "loss" not in value:
+            value = {"weight": value.get("weight", 1.0),
+                     "loss": {"kind": "loss", **{k: value[k] for k in ("name", "dist", "version", "config")
+                                                 if k in value}}}
+        return value
 
 
 class CombinedConfig(ComponentConfig):
     terms: list[CombinedTerm] = Field(
-        default_factory=lambda: [CombinedTerm(name="cross_entropy", dist="zoo-nlp", version="", config={})],
-        description="weighted loss terms; write loss=cross_entropy+0.1*token_contrastive on the command line")
+        min_length=1, description="weighted loss terms; write loss=cross_entropy+0.1*token_contrastive on the "
+                                  "command line")
+
+    @model_validator(mode="after")
+    def _no_nesting(self):
+        for term in self.terms:
+            if term.loss.name == "combined":
+                raise ValueError("a combined loss cannot be a term; list the terms directly")
+        return self

@@ -1,9 +1,9 @@
 """Configs of the built-in optimizers (torch-free)."""
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
-from zoo_core.config import ComponentConfig
+from zoo_core.config import ComponentConfig, ComponentSpec, component_field
 
 
 class DecayConfig(ComponentConfig):
@@ -63,9 +63,16 @@ class SparseDenseConfig(AdamConfig):
 
 
 class LookaheadConfig(ComponentConfig):
-    inner: str = Field("smorms3", description="the fast optimizer: any optim component but lookahead, e.g. "
-                                            "smorms3, radam (= Ranger), adamw, sgd, sparse_dense")
+    inner: ComponentSpec = component_field("optim", "smorms3", description=(
+        "the fast optimizer: any optim component but lookahead, e.g. smorms3, radam (= Ranger), adamw, sgd, "
+        "sparse_dense; its own fields: optim.inner.FIELD=..."))
     lr: float | None = Field(None, gt=0, description="the inner optimizer's learning rate (null: its default)")
     weight_decay: float | None = Field(None, ge=0, description="the inner optimizer's weight decay (null: its default)")
     k: int = Field(5, ge=1, description="fast steps between slow-weight updates")
     alpha: float = Field(0.5, gt=0, le=1, description="slow-weight step: slow += alpha (fast - slow)")
+
+    @model_validator(mode="after")
+    def _not_itself(self):
+        if self.inner.name == "lookahead":
+            raise ValueError("Lookahead wraps another optimizer; choose e.g. optim.inner=radam or smorms3")
+        return self

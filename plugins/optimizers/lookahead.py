@@ -7,7 +7,7 @@ NeurIPS 2019, arXiv:1907.08610 (Algorithm 1):
 
     every k steps of the inner optimizer:  slow += alpha (fast - slow);  fast = slow
 
-Grammar: ``optim=lookahead optim.inner=smorms3 optim.k=5 optim.alpha=0.5 optim.lr=0.003``
+Grammar: ``optim=lookahead optim.inner=smorms3 optim.inner.beta2=0.99 optim.k=5 optim.lr=0.003``
 (``lr``/``weight_decay`` go to the inner optimizer; ``train.lr`` sets ``lr`` as for any optim).
 It shares the inner optimizer's param_groups (so LR schedules reach it) and keeps the slow
 weights beside the inner state in one standard state_dict (slot ``lookahead_slow``), so the
@@ -18,7 +18,7 @@ from __future__ import annotations
 import torch
 from torch.optim import Optimizer
 
-from zoo_core.errors import ZooError
+from zoo_core.factory import build
 
 from .configs import LookaheadConfig
 
@@ -80,14 +80,16 @@ class Lookahead(Optimizer):
 
 
 def lookahead(cfg: LookaheadConfig):
-    from zoo_core.compose import create
-
-    if cfg.inner == "lookahead" or cfg.inner.endswith(":lookahead"):
-        raise ZooError("optim.inner=lookahead: Lookahead wraps another optimizer; choose e.g. radam or smorms3")
+    """The inner optimizer (a nested component, pinned in config.json) wrapped in Lookahead;
+    ``lr``/``weight_decay`` set here win over the inner optimizer's own."""
+    inner = cfg.inner
     fields = {k: v for k, v in (("lr", cfg.lr), ("weight_decay", cfg.weight_decay)) if v is not None}
-    make_inner = create("optim", cfg.inner, **fields)
+    if fields:
+        inner = inner.model_copy(update={"config": {**inner.config, **fields}})
+        inner._validated = None
+    make_inner = build(inner)
 
-    def build(named_params):
+    def make(named_params):
         return Lookahead(make_inner(named_params), k=cfg.k, alpha=cfg.alpha)
 
-    return build
+    return make

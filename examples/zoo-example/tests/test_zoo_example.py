@@ -8,7 +8,7 @@ import pytest
 import torch
 from pydantic import ValidationError
 
-from zoo_core.compose import create
+from zoo_core import create
 from zoo_core.testing import assert_contract
 from zoo_example.configs import PowerMeanConfig, TokenShiftConfig
 

@@ -1,0 +1,222 @@
+"""The composed model: the canonical "4 layers" network of the posts, with its identity.
+
+    emb = embedder(tokens) + position()            ("Token Interactions"); token_dropout hides tokens
+    x = layer_norm(x + dropout(mixer(x, mask)))    for each mixer in the stack
+    pooled, weights = pool(x, mask)                (e.g. a learned seed attending over x)
+    logits = head(pooled)                          when the loss scores class logits
+
+A ZooModel knows its run spec, labels and (when pulled) its Hub source from construction.
+One save path, in huggingface_hub's ModelHubMixin shape with zoo's strict, pickle-free
+loading: ``save_pretrained`` always writes weights, config.json and the model card;
+``from_pretrained`` takes a folder or ``hf:ORG/NAME[@REV]``; ``push_to_hub`` uploads.
+"""
+from __future__ import annotations
+
+import math
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from . import checkpoint, factory, hub
+from .errors import ZooError
+from .refs import is_hub_text, parse_hub
+from .registry import Registry
+from .runspec import RunSpec
+
+
+def sinusoids(length: int, dim: int) -> Tensor:
+    """Vaswani et al.'s sinusoidal table (length, dim): sin on even channels, cos on odd."""
+    pos = torch.arange(length).unsqueeze(1).float()
+    freq = torch.exp(torch.arange(0, dim, 2).float() * (-math.log(10000.0) / dim))
+    table = torch.zeros(length, dim)
+    table[:, 0::2] = torch.sin(pos * freq)
+    table[:, 1::2] = torch.cos(pos * freq)[:, : dim // 2]
+    return table
+
+
+class PositionalEncoding(nn.Module):
+    """Sinusoidal or learned absolute positions, added after the embedder."""
+
+    def __init__(self, kind: str, dim: int, max_len: int):
+        super().__init__()
+        self.kind, self.max_len = kind, max_len
+        if kind == "learned":
+            self.table = nn.Parameter(torch.randn(max_len, dim) * 0.02)
+        elif kind == "sinusoidal":
+            self.register_buffer("table", sinusoids(max_len, dim), persistent=False)
+
+    def forward(self, x: Tensor) -> Tensor:
+        if self.kind == "none":
+            return x
+        t = x.shape[1]
+        if t > self.max_len:
+            raise ZooError(f"sequence of {t} tokens is longer than max_len={self.max_len}; "
+                           f"set max_len={t} or lower tokenizer.max_tokens")
+        return x + self.table[:t]
+
+
+class ZooModel(nn.Module):
+    def __init__(self, run: RunSpec, embed, mixers: list, pool, loss, *, labels: list[str] | None = None,
+                 source: dict | None = None):
+        super().__init__()
+        self.run, self.spec = run, run.model
+        self.labels = list(labels) if labels is not None else None
+        self.hub_source = source  # {"repo", "revision", "sha"} when pulled from the Hub
+        spec = run.model
+        self.embed = embed
+        self.pos = PositionalEncoding(spec.pos, spec.dim, spec.max_len)
+        self.mixers = nn.ModuleList(mixers)
+        self.norms = nn.ModuleList(nn.LayerNorm(spec.dim) for _ in mixers)
+        self.dropout = nn.Dropout(spec.dropout)
+        self.pool = pool
+        self.loss = loss
+        self.head = nn.Linear(pool.out_dim, spec.num_classes) if getattr(loss, "needs_head", True) else None
+
+    @property
+    def run_spec(self) -> RunSpec:
+        return self.run
+
+    def encode(self, token_lists: list[list[str]]) -> dict[str, Tensor]:
+        return self.embed.encode(token_lists)
+
+    def forward(self, inputs: dict[str, Tensor]) -> dict[str, Tensor | None]:
+        mask = inputs["mask"]
+        if self.training and self.spec.token_dropout > 0:
+            # word dropout (Iyyer et al., ACL 2015): hide whole tokens from every layer,
+            # never all of a sequence's tokens
+            dropped = mask & (torch.rand(mask.shape, device=mask.device) >= self.spec.token_dropout)
+            mask = torch.where(dropped.any(1, keepdim=True), dropped, mask)
+        keep = mask.unsqueeze(-1).to(dtype=torch.get_default_dtype())
+        x = self.pos(self.embed(inputs)) * keep
+        for mixer, norm in zip(self.mixers, self.norms):
+            x = norm(x + self.dropout(mixer(x, mask))) * keep
+        pooled, weights = self.pool(x, mask)
+        logits = self.head(pooled) if self.head is not None else None
+        return {"states": x, "mask": mask, "pooled": pooled, "weights": weights, "logits": logits}
+
+    def predict(self, texts: list[str], top_k: int = 1, explain: bool = False) -> list[dict]:
+        """Labels (and scores) for raw texts, tokenized exactly as in training."""
+        from .inference import predict
+
+        return predict(self, list(texts), top_k=top_k, explain=explain)
+
+    def parts(self) -> list[tuple[str, str, nn.Module, Any]]:
+        """(label, attribute, module, spec) for each component with weights, in network order."""
+        modules = {"embed": self.embed, "pool": self.pool, "loss": self.loss}
+        out, i = [], 0
+        for label, spec in self.spec.labelled():
+            if spec.kind == "mixer":
+                out.append((label, f"mixers.{i}", self.mixers[i], spec))
+                i += 1
+            elif spec.kind in modules:
+                out.append((label, spec.kind, modules[spec.kind], spec))
+        return out
+
+    # ---- saving, loading, sharing ---------------------------------------------------
+    def save_pretrained(self, directory: str | Path, *, extra: dict | None = None, **card: Any) -> Path:
+        """Write ``model.safetensors``, ``config.json`` and the model card ``README.md``;
+        ``card`` goes to ``card.render_card`` (splits, result, device, command, license)."""
+        from .card import write_card
+
+        config = {"spec": self.run.model_dump(mode="json"), "labels": self.labels,
+                  "embed_state": self.embed.state_json(), "requirements": checkpoint.requirements_of(self.run),
+                  **(extra or {})}
+        components = {label: f"{spec.kind}:{spec.name}" for label, _, _, spec in self.parts()}
+        checkpoint.write_checkpoint(directory, self.state_dict(), config, components)
+        write_card(directory, self, **card)
+        return Path(directory)
+
+    save = save_pretrained
+
+    @classmethod
+    def from_pretrained(cls, ref: str | Path, registry: Registry | None = None) -> "ZooModel":
+        """A saved model from a folder or ``hf:ORG/NAME[@REV]``, loaded strictly (sha256, every
+        tensor, plugin requirements); raises ZooError naming the fix for anything off."""
+        source = None
+        if is_hub_text(str(ref)):
+            hub_ref = parse_hub(str(ref)[3:], allow_part=False)
+            snap = hub.download(hub_ref)
+            ref, source = snap.path, {"repo": hub_ref.repo, "revision": hub_ref.revision or "main", "sha": snap.sha}
+        directory = Path(ref)
+        config = checkpoint.read_config(directory)
+        run = _saved_run(config, directory)
+        checkpoint.check_requirements(sorted(set(config.get("requirements", []))
+                                             | {s.requirement for c in run.model.components() for s in c.walk()}))
+        model = build_model(run, labels=config.get("labels"), registry=registry, seed=None, pretrained=False,
+                            source=source)
+        model.embed.load_state_json(config.get("embed_state") or {})
+        tensors = checkpoint.read_weights(directory, config)
+        checkpoint.load_weights_strict(model, tensors, str(directory / checkpoint.WEIGHTS_FILE))
+        return model.eval()
+
+    def push_to_hub(self, repo: str, **kwargs: Any):
+        """Save to a temporary folder and upload it (see ``push_folder``)."""
+        with tempfile.TemporaryDirectory(prefix="zoo-push-") as tmp:
+            self.save_pretrained(tmp)
+            return push_folder(tmp, repo, **kwargs)
+
+
+def _saved_run(config: dict, directory: Path) -> RunSpec:
+    try:
+        return RunSpec.model_validate(config["spec"])
+    except Exception as e:
+        first = str(e).strip().splitlines()[0]
+        raise ZooError(f"{directory / checkpoint.CONFIG_FILE}: invalid spec ({first}); re-save the model with "
+                       f"this zoo version") from None
+
+
+def push_folder(folder: str | Path, repo: str, *, revision: str | None = None, private: bool = False,
+                message: str | None = None):
+    """Upload a saved model folder's checkpoint files in one commit, after proving it loads."""
+    folder = Path(folder)
+    config = checkpoint.read_config(folder)
+    if config.get("weights", {}).get("file", checkpoint.WEIGHTS_FILE) != checkpoint.WEIGHTS_FILE:
+        raise ZooError(f"{folder / checkpoint.CONFIG_FILE}: weights must be in {checkpoint.WEIGHTS_FILE}; "
+                       f"re-save the model with zoo")
+    ZooModel.from_pretrained(folder)
+    files = [name for name in hub.PUSH_FILES if (folder / name).is_file()]
+    ref = parse_hub(repo[3:] if is_hub_text(repo) else repo, allow_part=False)
+    return hub.upload(folder, files, ref, revision=revision, private=private, message=message)
+
+
+def build_model(run: RunSpec, *, labels: list[str] | None = None, registry: Registry | None = None,
+                seed: int | None = 0, pretrained: bool = True, source: dict | None = None) -> ZooModel:
+    """Build every component of ``run`` and compose them. ``pretrained=False`` skips Hub
+    weights (a checkpoint being loaded brings its own)."""
+    if seed is not None:
+        torch.manual_seed(seed)
+    spec = run.model
+
+    def make(s):
+        return factory.build(s, pretrained=pretrained, registry=registry)
+
+    return ZooModel(run, make(spec.embed), [make(m) for m in spec.mixer], make(spec.pool), make(spec.loss),
+                    labels=labels, source=source)
+
+
+def build(overrides: list[str] | tuple[str, ...] = (), registry: Registry | None = None) -> ZooModel:
+    """The composed (untrained) model from the same ``key=value`` strings the CLI takes."""
+    from .overrides import compose
+
+    run = compose(overrides, registry)
+    return build_model(run, registry=registry, seed=run.seed)
+
+
+def build_optimizer(model: nn.Module, spec, lr: float | None = None,
+                    registry: Registry | None = None) -> torch.optim.Optimizer:
+    """The optimizer component ``spec`` over ``model``'s parameters; ``lr`` (``train.lr``) wins
+    over the component's own."""
+    if lr is not None:
+        spec = spec.model_copy(update={"config": {**spec.config, "lr": lr}})
+        spec._validated = None  # validated again, with the new lr, when built
+    return factory.build(spec, registry=registry)(list(model.named_parameters()))
+
+
+def count_parameters(module: nn.Module) -> tuple[int, int]:
+    """(all, trainable) parameter counts."""
+    total = sum(p.numel() for p in module.parameters())
+    trainable = sum(p.numel() for p in module.parameters() if p.requires_grad)
+    return total, trainable

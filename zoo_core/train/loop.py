@@ -1,0 +1,337 @@
+"""The training loop: seeded batches from the task, warm-up + decay, clipping, early stopping
+on the task's primary metric, the best checkpoint kept, a wall-clock budget, exact resume
+(state.py), data parallel under torchrun (distributed.py), callbacks (callbacks.py).
+
+Callbacks are plain objects with any of these methods, each called with the trainer first:
+on_train_start(trainer), on_after_backward(trainer, step) (gradients are present),
+on_step_end(trainer, step, loss), on_epoch_end(trainer, row), on_train_end(trainer, result).
+"""
+from __future__ import annotations
+
+import json
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from ..data import DatasetSplits, load_splits
+from ..errors import ZooError
+from ..model import ZooModel, build_model, build_optimizer, count_parameters
+from ..runspec import RunSpec
+from ..tasks import TrainingSet, get_task, metric_title
+from ..tokenize import Tokenizer
+from .device import CompiledOrEager, resolve_device
+from .distributed import init_distributed, reduce_sparse_grads, wrap_ddp
+from .gradients import clip_gradients, coalesce_sparse_grads, sparse_gradient_params, total_grad_norm
+from .prefetch import Prefetcher
+from .state import TrainState, load_state, run_from_state, save_state
+
+METRICS_FILE = "metrics.jsonl"
+STOPS_TO_RESUME = ("max_steps", "max_minutes", "interrupted")
+
+
+def lr_factor(step: int, total: int, warmup: float, schedule: str) -> float:
+    """Linear warm-up over a ``warmup`` share of the steps, then cosine, linear or constant."""
+    warm = max(1, int(total * warmup)) if warmup > 0 else 0
+    if step < warm:
+        return (step + 1) / warm
+    if schedule == "constant":
+        return 1.0
+    progress = min(1.0, (step - warm) / max(1, total - warm))
+    return 0.5 * (1 + math.cos(math.pi * progress)) if schedule == "cosine" else 1.0 - progress
+
+
+@dataclass
+class TrainResult:
+    out_dir: Path
+    best: dict = field(default_factory=dict)
+    test: dict | None = None
+    epochs: int = 0
+    steps: int = 0
+    seconds: float = 0.0
+    stopped: str = "completed"
+    parameters: int = 0
+    rank: int = 0
+    metrics: tuple[str, ...] = ()  # the task's metric names, in display order
+    primary_metric: str = "accuracy"
+
+
+class Trainer:
+    run_from_state = staticmethod(run_from_state)
+
+    def __init__(self, run: RunSpec, out_dir: str | Path, *, console=None, progress: bool = True,
+                 max_steps: int | None = None, command: str = "", callbacks=()):
+        from .callbacks import callbacks_for  # train.plots, train.grad_flow, logger=tensorboard
+
+        self.run, self.out_dir = run, Path(out_dir)
+        self.task = get_task(run.task)
+        self.metric = run.train.metric or self.task.primary_metric
+        self.callbacks = list(callbacks) + callbacks_for(run, self.out_dir)
+        self.console, self.show_progress = console, progress
+        self.max_steps, self.command = max_steps, command
+        self.state = TrainState()
+        self._grad_norm: float | None = None
+        self.last_grad_norm = 0.0
+
+    # -- setup ---------------------------------------------------------------------------
+    def prepare(self, splits: DatasetSplits | None = None) -> None:
+        """Data, tokens, model, optimizer and schedule: everything before the first step."""
+        run = self.run
+        self.ranks, self.device = init_distributed(resolve_device(run.device))
+        if self.device.type == "cpu":
+            torch.set_num_threads(run.threads)
+        self.splits = splits or load_splits(run.data, seed=run.seed)
+        self.labels = self._labels()
+        index = {label: i for i, label in enumerate(self.labels)}
+        self.tokenizer = Tokenizer(run.tokenizer)
+        self.train_tokens = self.tokenizer.batch(self.splits.train.texts)
+        self.train_y = [index[label] for label in self.splits.train.labels]
+        self.valid_tokens = self.tokenizer.batch(self.splits.valid.texts)
+        self.valid_y = [index[label] for label in self.splits.valid.labels]
+        self.training_set = TrainingSet(self.train_y, [len(t) for t in self.train_tokens], self.labels,
+                                        run.train.batch_size, run.seed)
+        run.model.num_classes = len(self.labels)
+        self.model: ZooModel = build_model(run, labels=self.labels, seed=run.seed)
+        self.model.embed.fit(self.train_tokens)
+        self.model.to(self.device)
+        self._sparse = sparse_gradient_params(self.model)  # coalesced once a step; all-reduced here under DDP
+        self.forward_model = self._wrap(self.model)
+        self.optimizer = build_optimizer(self.model, run.model.optim, lr=run.train.lr)
+        self.total_steps = self.training_set.steps * run.train.epochs
+        t = run.train
+        self.scheduler = torch.optim.lr_scheduler.LambdaLR(
+            self.optimizer, lambda s: lr_factor(s, self.total_steps, t.warmup, t.schedule))
+        self.state = TrainState()
+
+    def _labels(self) -> list[str]:
+        labels = sorted(set(self.splits.train.labels))
+        if len(labels) < 2:
+            raise ZooError(f"the training data has {len(labels)} label(s); classification needs at least 2")
+        parts = (self.splits.valid, self.splits.test)
+        unknown = sorted({label for part in parts if part for label in part.labels} - set(labels))
+        if unknown:
+            raise ZooError(f"validation/test labels not in the training data: {unknown[:10]}; "
+                           f"every label needs training examples")
+        return labels
+
+    def _wrap(self, model):
+        wrapped = wrap_ddp(model, self.device, self._sparse) if self.world > 1 else model
+        return CompiledOrEager(wrapped, self._log) if self.run.compile else wrapped
+
+    @property
+    def rank(self) -> int:
+        return self.ranks.rank if hasattr(self, "ranks") else 0
+
+    @property
+    def world(self) -> int:
+        return self.ranks.world if hasattr(self, "ranks") else 1
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+    def grad_norm(self) -> float:
+        """The global gradient norm of the current step, before clipping: computed once a step
+        for clipping and for the callbacks that log it."""
+        if self._grad_norm is None:
+            self._grad_norm = total_grad_norm(self.model)
+        return self._grad_norm
+
+    # -- the loop ------------------------------------------------------------------------
+    def fit(self, resume: bool = False, splits: DatasetSplits | None = None) -> TrainResult:
+        self.prepare(splits)
+        if resume:
+            load_state(self.out_dir, self)
+        self._emit("on_train_start")
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        start = time.perf_counter() - self.state.seconds
+        stopped = "completed"
+        self.model.train()
+        try:
+            while self.state.epoch < self.run.train.epochs:
+                stopped = self._run_epoch(start)
+                if stopped != "completed":
+                    break
+                if self._end_epoch(start):
+                    stopped = "early_stopping"
+                    break
+        except KeyboardInterrupt:
+            stopped = "interrupted"
+        return self._stop(stopped, start)
+
+    def _run_epoch(self, start: float) -> str:
+        """Train the rest of the current epoch; returns why it stopped ('completed' at its end)."""
+        batches = self.task.batches(self.training_set, self.state.epoch)
+        progress = self._progress(len(batches))
+        self._epoch_clock, self._epoch_seen0 = time.perf_counter(), self.state.seen
+        prefetch = Prefetcher(lambda b: self._encode_batch(batches[b]), self.state.batch, len(batches))
+        try:
+            for b in range(self.state.batch, len(batches)):
+                if self.max_steps is not None and self.state.step >= self.max_steps:
+                    return "max_steps"
+                budget = self.run.train.max_minutes
+                if self.ranks.any(budget is not None and time.perf_counter() - start > budget * 60, self.device):
+                    return "max_minutes"
+                self._train_step(*prefetch.get(b))
+                self.state.batch = b + 1
+                if progress is not None:
+                    s = self.state
+                    progress.update(self._bar, advance=1, loss=s.loss_sum / s.seen, acc=s.correct / s.seen,
+                                    rate=self._epoch_rate())
+        finally:
+            prefetch.close()
+            if progress is not None:
+                progress.stop()
+        return "completed"
+
+    def _encode_batch(self, batch: list[int]):
+        idx, weight = self.ranks.shard(batch)
+        return idx, weight, self.model.encode([self.train_tokens[i] for i in idx])
+
+    def _train_step(self, idx: list[int], weight: float, encoded: dict) -> None:
+        inputs = {k: v.to(self.device) for k, v in encoded.items()}
+        target = torch.tensor([self.train_y[i] for i in idx], device=self.device)
+        out = self.forward_model(inputs)
+        loss = self.task.loss(self.model, out, target, idx)
+        if not torch.isfinite(loss):
+            raise ZooError(f"the loss became {loss.item()} at step {self.state.step}; lower train.lr "
+                           f"(now {self.scheduler.get_last_lr()[0]:.2e}) or set train.clip")
+        self.optimizer.zero_grad(set_to_none=True)
+        (loss * weight if weight != 1.0 else loss).backward()
+        self._grad_norm = None
+        if self._sparse:  # once, in place: clipping, logging and the optimizer reuse it
+            coalesce_sparse_grads(self._sparse.values())
+            if self.world > 1:
+                reduce_sparse_grads(self._sparse.values(), self.world)
+        self._emit("on_after_backward", self.state.step)
+        if self.run.train.clip:
+            self.last_grad_norm = clip_gradients(self.model, self.run.train.clip, self.grad_norm())
+        self._optimizer_step()
+        self.scheduler.step()
+        self.state.step += 1
+        value = loss.item()
+        self._emit("on_step_end", self.state.step, value)
+        self.state.seen += len(idx)
+        self.state.loss_sum += value * len(idx)
+        if out["logits"] is not None:
+            self.state.correct += int((out["logits"].argmax(-1) == target).sum())
+
+    def _optimizer_step(self) -> None:
+        try:
+            self.optimizer.step()
+        except RuntimeError as exc:
+            if "sparse" not in str(exc).lower():
+                raise
+            m = self.run.model
+            raise ZooError(f"optim={m.optim.name} cannot take the sparse gradients of {m.embed.name} "
+                           f"(embed.sparse=true); use optim=sparse_dense or embed.sparse=false") from None
+
+    def _epoch_rate(self) -> float:
+        return (self.state.seen - self._epoch_seen0) / max(1e-9, time.perf_counter() - self._epoch_clock)
+
+    def _end_epoch(self, start: float) -> bool:
+        """Validate, log and save at an epoch's end; True when early stopping says stop."""
+        s = self.state
+        s.epoch += 1
+        s.seconds = time.perf_counter() - start
+        report = self._validate_and_keep_best(s.epoch)
+        row = {"epoch": s.epoch, "step": s.step, "train_loss": s.loss_sum / max(1, s.seen),
+               "train_accuracy": s.correct / max(1, s.seen),
+               **{f"valid_{k}": report[k] for k in self.task.metrics if isinstance(report.get(k), (int, float))},
+               "lr": self.scheduler.get_last_lr()[0], "grad_norm": self.last_grad_norm,
+               "examples_per_s": self._epoch_rate(), "seconds": s.seconds}
+        s.history.append(row)
+        s.start_epoch()
+        self._emit("on_epoch_end", row)
+        if self.is_main:
+            with open(self.out_dir / METRICS_FILE, "a", encoding="utf-8") as f:
+                f.write(json.dumps(row) + "\n")
+        self._log(f"epoch {row['epoch']}/{self.run.train.epochs}  train loss {row['train_loss']:.4f}  "
+                  f"valid {metric_title(self.metric)} {row[f'valid_{self.metric}']:.4f}  "
+                  f"{row['examples_per_s']:.0f} ex/s  {row['seconds']:.1f}s")
+        if self.is_main:
+            save_state(self.out_dir, self)
+        return s.bad_epochs >= self.run.train.patience
+
+    def _validate_and_keep_best(self, epoch_done: float) -> dict:
+        report = self.task.evaluate(self.model, self.valid_tokens, self.valid_y, self.labels)
+        if self.metric not in report or self.metric == "loss":
+            raise ZooError(f"train.metric={self.metric}: not a validation metric of task {self.task.name}; use one "
+                           f"of {', '.join(m for m in self.task.metrics if m != 'loss')}")
+        s = self.state
+        if s.best is None or report[self.metric] > s.best:
+            s.best, s.best_epoch, s.bad_epochs = report[self.metric], epoch_done, 0
+            s.best_report = {k: report[k] for k in self.task.metrics if k in report}
+            self._save_model({"best_epoch": epoch_done, "valid": s.best_report})
+        else:
+            s.bad_epochs += 1
+        self.model.train()
+        return report
+
+    def _save_model(self, training: dict) -> None:
+        if self.is_main:
+            self.model.save_pretrained(self.out_dir, extra={"training": {**training, "command": self.command}},
+                                       splits=self.splits, device=str(self.device), command=self.command)
+
+    def _stop(self, stopped: str, start: float) -> TrainResult:
+        s = self.state
+        s.seconds = time.perf_counter() - start
+        if stopped in STOPS_TO_RESUME:
+            if s.best is None and s.step > 0:
+                # stopped before the first validation: keep what we have, without touching the
+                # early-stopping bookkeeping (a resumed run must behave like an uninterrupted one)
+                self._save_model({"best_epoch": s.epoch})
+            if self.is_main:
+                save_state(self.out_dir, self)
+        result = TrainResult(out_dir=self.out_dir, epochs=s.epoch, steps=s.step, seconds=s.seconds, stopped=stopped,
+                             rank=self.rank, parameters=count_parameters(self.model)[0],
+                             metrics=tuple(self.task.metrics), primary_metric=self.metric)
+        if self.is_main:
+            self._finish(result)
+        self._emit("on_train_end", result)
+        self.ranks.close()
+        return result
+
+    def _finish(self, result: TrainResult) -> None:
+        """Score the best checkpoint on the test split and write the model card with the results."""
+        from ..card import write_card
+        from ..checkpoint import WEIGHTS_FILE
+
+        if not (self.out_dir / WEIGHTS_FILE).exists():
+            return
+        best = ZooModel.from_pretrained(self.out_dir)
+        result.best = dict(self.state.best_report)
+        if self.splits.test is not None and len(self.splits.test):
+            tokens = self.tokenizer.batch(self.splits.test.texts)
+            index = {label: i for i, label in enumerate(self.labels)}
+            result.test = self.task.evaluate(best, tokens, [index[label] for label in self.splits.test.labels],
+                                             self.labels)
+        write_card(self.out_dir, best, splits=self.splits, result=result, device=str(self.device),
+                   command=self.command)
+
+    # -- output --------------------------------------------------------------------------
+    def _emit(self, event: str, *args) -> None:
+        for cb in self.callbacks:
+            fn = getattr(cb, event, None)
+            if fn is not None:
+                fn(self, *args)
+
+    def _log(self, text: str) -> None:
+        if self.console is not None and self.is_main:
+            self.console.print(text, highlight=False, markup=False)
+
+    def _progress(self, n_batches: int):
+        if not self.show_progress or self.console is None or not self.is_main:
+            return None
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        progress = Progress(TextColumn(f"epoch {self.state.epoch + 1}/{self.run.train.epochs}"), BarColumn(),
+                            MofNCompleteColumn(), TextColumn("loss {task.fields[loss]:.4f}"),
+                            TextColumn("acc {task.fields[acc]:.3f}"), TextColumn("{task.fields[rate]:.0f} ex/s"),
+                            TimeElapsedColumn(), console=self.console, transient=True)
+        progress.start()
+        self._bar = progress.add_task("train", total=n_batches, completed=self.state.batch, loss=0.0, acc=0.0,
+                                      rate=0.0)
+        return progress
