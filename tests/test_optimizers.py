@@ -243,7 +243,7 @@ def test_lookahead_grammar_state_dict_and_errors():
 def test_frozen_component_does_not_change_and_is_not_optimized(tmp_path):
     run = compose(SMALL + ["embed.freeze=true", "optim=adamw", "train.lr=0.01"])
     trainer = Trainer(run, tmp_path / "frozen", progress=False)
-    trainer._prepare()
+    trainer.prepare()
     before = {k: v.clone() for k, v in trainer.model.state_dict().items()}
     frozen = {id(p) for p in trainer.model.embed.parameters()}
     assert frozen

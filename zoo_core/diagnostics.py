@@ -519,7 +519,7 @@ def run_doctor(run, out_dir: str | Path, *, splits=None, overfit_examples: int =
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     trainer = Trainer(run, out_dir, progress=False)
-    trainer._prepare(splits)
+    trainer.prepare(splits)
     model, task, device = trainer.model, trainer.task, trainer.device
     labels = trainer.labels
     n_classes = len(labels)

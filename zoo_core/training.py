@@ -184,7 +184,8 @@ class Trainer:
         self.command = command
 
     # -- setup ---------------------------------------------------------------------------
-    def _prepare(self, splits: DatasetSplits | None = None):
+    def prepare(self, splits: DatasetSplits | None = None):
+        """Load the data, build the model, optimizer and schedule; ``fit`` calls it (and ``zoo doctor``)."""
         run = self.run
         self.device = resolve_device(run.device)
         self.rank, self.world = self._init_distributed()
@@ -370,7 +371,7 @@ class Trainer:
         return report
 
     def fit(self, resume: bool = False, splits: DatasetSplits | None = None) -> TrainResult:
-        self._prepare(splits)
+        self.prepare(splits)
         if resume:
             self.load_state()
         self._emit("on_train_start")
