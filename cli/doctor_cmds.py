@@ -27,7 +27,8 @@ def doctor(
     """Check a recipe before a long run: initial loss vs -log(1/C), overfitting one small batch,
     gradient reaching every parameter, gradient flow per layer, conicity of token states,
     codebook usage. Exit code 1 when a check fails."""
-    from zoo_core.diagnostics import GRAD_FLOW_PNG, run_doctor
+    from zoo_core.train.callbacks import GRAD_FLOW_PNG
+    from zoo_tools.doctor import DOCTOR_JSON, run_doctor
     from zoo_core.spec import compose
 
     run = compose(overrides or [])
@@ -53,6 +54,6 @@ def doctor(
             for c in advice:
                 out.print(f"  {c.name} ({c.status}): {_plain(c.advice)}", highlight=False)
         out.print(f"gradient-flow chart: {_plain(str(out_dir / GRAD_FLOW_PNG))}; "
-                  f"details: {_plain(str(out_dir / 'doctor.json'))}", highlight=False)
+                  f"details: {_plain(str(out_dir / DOCTOR_JSON))}", highlight=False)
     if failed:
         raise SystemExit(1)  # not typer.Exit: with standalone_mode=False click returns its code instead of exiting

@@ -176,7 +176,7 @@ class Trainer:
         self.run, self.out_dir = run, Path(out_dir)
         self._grad_norm: float | None = None
         self.task = get_task(run.task)
-        from .diagnostics import callbacks_for  # train.plots, train.grad_flow, logger=tensorboard
+        from .train.callbacks import callbacks_for  # train.plots, train.grad_flow, logger=tensorboard
 
         self.callbacks = list(callbacks) + callbacks_for(run, self.out_dir)
         self.console, self.show_progress = console, progress

@@ -1,0 +1,1 @@
+"""The training loop's companions: callbacks (gradient flow, curves, TensorBoard)."""
