@@ -78,7 +78,7 @@ def main(argv=None) -> None:
     torch.set_num_threads(1)
     sys.path.insert(0, str(ROOT))
     from zoo_core.checkpoint import load_model
-    from zoo_core.export import export, input_names
+    from zoo_tools.export import export, input_names
     from zoo_core.spec import compose
     from zoo_core.tokenize import Tokenizer
     from zoo_core.training import Trainer

@@ -26,7 +26,7 @@ def export_cmd(
     if fmt not in FORMATS:
         raise ZooError(f"--format {fmt}: unknown export format; choose {' or '.join(FORMATS)}")
     from zoo_core.checkpoint import load_model
-    from zoo_core.export import SUFFIX, export
+    from zoo_tools.export import SUFFIX, export
 
     model = load_model(model_ref)
     if out_file is None:
