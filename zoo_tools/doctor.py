@@ -64,7 +64,8 @@ def conicity(states: Tensor, mask: Tensor | None = None) -> float:
     if states.dim() == 2:
         return float(conicity_per_sequence(states, mask))
     per = conicity_per_sequence(states, mask)
-    lengths = (mask.bool().sum(1) if mask is not None else torch.full((states.shape[0],), states.shape[1])).to(per.device)
+    lengths = mask.bool().sum(1) if mask is not None else torch.full((states.shape[0],), states.shape[1])
+    lengths = lengths.to(per.device)
     multi = lengths >= 2
     return float(per[multi].mean()) if multi.any() else float("nan")
 
@@ -160,7 +161,8 @@ def check_initial_loss(patient: Patient) -> tuple[Check, float]:
     with torch.no_grad():
         x, y = patient.inputs_for(patient.probe)
         out = patient.model(x)
-        init_loss = None if out["logits"] is None else float(patient.trainer.task.loss(patient.model, out, y, patient.probe))
+        task = patient.trainer.task
+        init_loss = None if out["logits"] is None else float(task.loss(patient.model, out, y, patient.probe))
         fresh_conicity = conicity(out["states"], out["mask"])
     expected = math.log(n_classes)
     if init_loss is None:

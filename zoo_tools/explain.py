@@ -73,7 +73,8 @@ def plot_explanations(rows: list[dict], path: str | Path, max_texts: int = 12, m
         keep = sorted(sorted(range(len(row["weights"])), key=lambda i: -row["weights"][i])[:max_tokens])
         tokens, weights = [row["tokens"][i] for i in keep], [row["weights"][i] for i in keep]
         peak = max(weights) or 1.0
-        ax.barh(range(len(tokens)), weights, color=[tuple(c / 255 for c in _weight_rgb(w, peak)) for w in weights], edgecolor="#c45a00")
+        colours = [tuple(c / 255 for c in _weight_rgb(w, peak)) for w in weights]
+        ax.barh(range(len(tokens)), weights, color=colours, edgecolor="#c45a00")
         ax.set_yticks(range(len(tokens)), tokens, fontsize=8)
         ax.invert_yaxis()
         ax.set_xlim(0, min(1.0, peak * 1.25))
