@@ -295,7 +295,7 @@ def check_codebooks(usages: dict[str, object]) -> Check:
 
 # ---- the whole examination -------------------------------------------------------------
 def run_doctor(run, out_dir: str | Path, *, splits=None, overfit_examples: int = 16, max_steps: int = 300,
-               probe_examples: int = 256, max_seconds: float = 120.0, log=None) -> list[Check]:
+               probe_examples: int = 256, max_seconds: float = 120.0) -> list[Check]:
     """The recipe checks on a fresh model: initial loss, gradient reaching every parameter,
     overfitting one small batch (with the gradient flow recorded on every step), the flow,
     conicity and codebook usage. Writes grad_flow.png and doctor.json to ``out_dir``."""
