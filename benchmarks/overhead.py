@@ -97,9 +97,11 @@ def worker_zoo(args, warm: bool) -> dict:
 def worker_minimal(args) -> dict:
     import torch
 
-    from zoo_core.compose import build_model, build_optimizer
+    from zoo_core.model import build_model, build_optimizer
     from zoo_core.tokenize import Tokenizer
-    from zoo_core.training import clip_gradients, epoch_batches, lr_factor
+    from zoo_core.train.gradients import clip_gradients
+    from zoo_core.train.loop import lr_factor
+    from zoo_plugins.tasks.classification import epoch_batches
 
     run, splits = _setup(args)
     labels = sorted(set(splits.train.labels))
@@ -107,7 +109,7 @@ def worker_minimal(args) -> dict:
     tokens = Tokenizer(run.tokenizer).batch(splits.train.texts)
     y = [index[label] for label in splits.train.labels]
     run.model.num_classes = len(labels)
-    model = build_model(run.model, seed=run.seed)
+    model = build_model(run, labels=labels, seed=run.seed)
     model.embed.fit(tokens)
     t = run.train
     batches = epoch_batches([len(x) for x in tokens], t.batch_size, run.seed, 0)[: args.steps]

@@ -27,8 +27,9 @@ def doctor(
     """Check a recipe before a long run: initial loss vs -log(1/C), overfitting one small batch,
     gradient reaching every parameter, gradient flow per layer, conicity of token states,
     codebook usage. Exit code 1 when a check fails."""
-    from zoo_core.diagnostics import GRAD_FLOW_PNG, run_doctor
     from zoo_core.overrides import compose
+    from zoo_core.train.callbacks import GRAD_FLOW_PNG
+    from zoo_tools.doctor import DOCTOR_JSON, run_doctor
 
     run = compose(overrides or [])
     checks = run_doctor(run, out_dir, overfit_examples=batch, max_steps=steps)
@@ -53,6 +54,6 @@ def doctor(
             for c in advice:
                 out.print(f"  {c.name} ({c.status}): {_plain(c.advice)}", highlight=False)
         out.print(f"gradient-flow chart: {_plain(str(out_dir / GRAD_FLOW_PNG))}; "
-                  f"details: {_plain(str(out_dir / 'doctor.json'))}", highlight=False)
+                  f"details: {_plain(str(out_dir / DOCTOR_JSON))}", highlight=False)
     if failed:
         raise SystemExit(1)  # not typer.Exit: with standalone_mode=False click returns its code instead of exiting

@@ -26,7 +26,7 @@ def export_cmd(
     if fmt not in FORMATS:
         raise ZooError(f"--format {fmt}: unknown export format; choose {' or '.join(FORMATS)}")
     from zoo_core.model import ZooModel
-    from zoo_core.export import SUFFIX, export
+    from zoo_tools.export import SUFFIX, export
 
     model = ZooModel.from_pretrained(model_ref)
     if out_file is None:

@@ -24,7 +24,7 @@ def new_plugin(
     from importlib import metadata
 
     from zoo_core.registry import KIND_TITLES, get_registry, normalize_kind
-    from zoo_core.scaffold import PluginNames, scaffold
+    from zoo_tools.scaffold import PluginNames, scaffold
 
     names = PluginNames.of(name)
     try:

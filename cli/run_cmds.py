@@ -141,7 +141,7 @@ def eval_cmd(
     """Score a model with its task's metrics: classification gives accuracy, macro-F1, per-class
     precision/recall and a confusion-matrix PNG; retrieval NDCG@k, MAP, recall@k; few-shot the
     episode accuracy with a 95% interval."""
-    from zoo_core.metrics import plot_confusion
+    from zoo_core.plots import plot_confusion
     from zoo_core.tasks import get_task
     from zoo_core.tokenize import Tokenizer
 
@@ -211,7 +211,7 @@ def predict(
 ):
     """Classify texts with a saved model."""
     if explain_file is not None:
-        from zoo_core.diagnostics import check_explain_path
+        from zoo_tools.explain import check_explain_path
 
         check_explain_path(explain_file)
     if not texts or texts == ["-"]:
@@ -221,7 +221,7 @@ def predict(
     model = _load(model_ref)
     rows = model.predict(texts, top_k=top_k, explain=explain or explain_file is not None)
     if explain_file is not None:
-        from zoo_core.diagnostics import write_explanations
+        from zoo_tools.explain import write_explanations
 
         write_explanations(rows, explain_file)
     for row in rows:

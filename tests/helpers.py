@@ -45,3 +45,33 @@ def pip_install_target(target: Path, *sources) -> Path:
     subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation",
                     "--target", str(target), *map(str, sources)], check=True, capture_output=True)
     return target
+
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+def is_png(path) -> bool:
+    data = path.read_bytes()
+    return data[:8] == PNG_MAGIC and len(data) > 2000
+
+
+def zoo_in_process(capsys, *args) -> tuple[int, str, str]:
+    """The real CLI entry point, in this process (a subprocess costs seconds of imports)."""
+    from zoo_cli.main import main
+
+    try:
+        main([str(a) for a in args])
+        code = 0
+    except SystemExit as e:
+        code = e.code
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def write_tiny_langid_tsv(path: Path) -> Path:
+    """21 words of English, German and Finnish, each four times: a task a model memorises."""
+    rows = [(w, lang) for lang, words in (("en", ["the", "house", "water", "friend", "night", "green", "would"]),
+                                          ("de", ["das", "haus", "wasser", "freund", "nacht", "grün", "würde"]),
+                                          ("fi", ["talo", "vesi", "ystävä", "yö", "vihreä", "olisi", "että"]))
+            for w in words]
+    return write_tsv(path, rows * 4)

@@ -403,7 +403,7 @@ def test_bad_options_are_reported():
         zoo_core.create("embed", "full", unk="drop")
 
 
-# ---- positional encodings (zoo_core.compose.PositionalEncoding) -----------------------
+# ---- positional encodings (zoo_core.model.PositionalEncoding) -----------------------
 def pooled(model, batch):
     model.eval()
     with torch.no_grad():

@@ -10,7 +10,7 @@ import torch
 
 import zoo_core
 from zoo_core.errors import ZooError
-from zoo_core.export import export, input_names, load_artefact
+from zoo_tools.export import export, input_names, load_artefact
 
 from helpers import run_zoo
 

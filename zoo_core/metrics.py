@@ -1,4 +1,5 @@
-"""Classification metrics: accuracy, macro-F1, per-class precision/recall/F1, confusion matrix."""
+"""Classification metrics: accuracy, macro-F1, per-class precision/recall/F1, confusion matrix
+(drawn by ``zoo_core.plots.plot_confusion``)."""
 from __future__ import annotations
 
 import numpy as np
@@ -25,29 +26,3 @@ def classification_report(y_true, y_pred, labels: list[str]) -> dict:
         "n": int(len(y_true)),
     }
 
-
-def plot_confusion(report: dict, path, title: str = "") -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    labels, m = report["labels"], np.asarray(report["confusion"], dtype=float)
-    norm = m / np.maximum(m.sum(1, keepdims=True), 1)
-    size = max(5.0, 0.28 * len(labels) + 2)
-    fig, ax = plt.subplots(figsize=(size + 1, size))
-    im = ax.imshow(norm, cmap="Blues", vmin=0, vmax=1)
-    ax.set_xticks(range(len(labels)), labels, rotation=90, fontsize=8 if len(labels) > 20 else 10)
-    ax.set_yticks(range(len(labels)), labels, fontsize=8 if len(labels) > 20 else 10)
-    ax.set_xlabel("predicted")
-    ax.set_ylabel("true")
-    if len(labels) <= 12:
-        for i in range(len(labels)):
-            for j in range(len(labels)):
-                ax.text(j, i, int(m[i, j]), ha="center", va="center", fontsize=8,
-                        color="white" if norm[i, j] > 0.5 else "black")
-    ax.set_title(title or f"confusion (row-normalised), accuracy {report['accuracy']:.3f}")
-    fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04, label="share of true class")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)

@@ -36,7 +36,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from .errors import ZooError
+from zoo_core.errors import ZooError
 
 FORMATS = ("onnx", "torchscript")
 SUFFIX = {"onnx": ".onnx", "torchscript": ".torchscript"}
@@ -320,7 +320,7 @@ def _blame(model, fmt: str, tmp: Path, whole: str) -> str:
 # ---- the entry point -------------------------------------------------------------------
 def metadata(model, fmt: str, names: list[str], axes) -> dict[str, Any]:
     """What a deployment needs besides the graph: tokenizer, labels, numericalisation, inputs."""
-    from .checkpoint import zoo_version
+    from zoo_core.checkpoint import zoo_version
 
     run = getattr(model, "run_spec", None)
     tokenizer = run.tokenizer.model_dump(mode="json") if run is not None else None
@@ -367,7 +367,7 @@ def export(model, fmt: str, out: str | Path, check: bool = True) -> tuple[Path, 
             raise ZooError(_blame(model, fmt, Path(tmp), reason))
         tmp_path.replace(out)
     meta_path = out.with_name(out.name + ".json")
-    from .checkpoint import atomic_write_json
+    from zoo_core.checkpoint import atomic_write_json
 
     atomic_write_json(meta_path, metadata(model, fmt, names, axes))
     return out, meta_path
