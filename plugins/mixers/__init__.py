@@ -21,7 +21,7 @@ _MIXERS = [
      "kernel attention with the elu+1 feature map: linear in sequence length",
      "Let’s Make AI Green (Again)",
      "Katharopoulos et al., Transformers are RNNs (arXiv:2006.16236)"),
-    ("lambda", "lambda_layer:LambdaMixer", configs.LambdaConfig,
+    ("lambda", "lambda_layer:LambdaMixer.from_config", configs.LambdaConfig,
      "lambda layer: the context summarised into a (k x v) linear map applied to each query; "
      "linear in sequence length",
      "LambdaNetworks: A Quick Glimpse; Token Interactions: Mixing, Lambda and Attention",
