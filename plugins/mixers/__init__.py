@@ -67,7 +67,7 @@ _MIXERS = [
      "LSTM over packed variable-length batches, states in the original order",
      "Who’s Afraid of the Recurrent Wolf?",
      "Hochreiter & Schmidhuber, Long Short-Term Memory (Neural Computation 1997)"),
-    ("vq", "vq:VQMixer", configs.VQConfig,
+    ("vq", "vq:VQMixer.from_config", configs.VQConfig,
      "vector quantiser: nearest code, straight-through, commitment loss, EMA codebook with random restarts "
      "of dead codes; codebook_usage()",
      "Vector Quantization: Avoiding Codebook Collapse",
