@@ -162,6 +162,61 @@ def test_cluster_mutual_information_limits():
     assert cluster_mutual_information(collapsed, collapsed).item() == pytest.approx(0.0, abs=1e-6)
 
 
+def mi_outputs(seed=0, b=6, t=5, d=4):
+    g = torch.Generator().manual_seed(seed)
+    states = torch.randn(b, t, d, generator=g, dtype=torch.float64)
+    mask = torch.arange(t).unsqueeze(0) < torch.tensor([5, 3, 1, 4, 2, 5]).unsqueeze(1)
+    return outputs(states=states, mask=mask)
+
+
+def mi_loss(**cfg):
+    torch.manual_seed(0)
+    return zoo_core.create("loss", "mutual_information", dim=4, clusters=3, **cfg).double()
+
+
+def test_mutual_information_default_is_the_papers_variational_bound():
+    """Issue 15: Stratos (2019) recommends, and mmi-tagger's Loss implements,
+    H(p(Z|future), q(Z|past)) - H(mean_b p(Z|future_b)) with the post's temperature 0.1."""
+    loss = mi_loss()
+    out = mi_outputs()
+    past, future = two_views(out["states"], out["mask"])
+    loss.requires_grad_(False)
+    tau, B, K = 0.1, 6, 3
+    cross, marginal = 0.0, [0.0] * K
+    for b in range(B):
+        pl = [float(x) / tau for x in loss.past(past[b])]
+        fl = [float(x) / tau for x in loss.future(future[b])]
+        p = [math.exp(x) / sum(math.exp(y) for y in fl) for x in fl]  # p(z | future_b)
+        log_q = [x - math.log(sum(math.exp(y) for y in pl)) for x in pl]  # log q(z | past_b)
+        cross -= sum(p[z] * log_q[z] for z in range(K)) / B
+        for z in range(K):
+            marginal[z] += p[z] / B
+    entropy = -sum(m * math.log(m) for m in marginal)
+    assert loss(out, None).item() == pytest.approx(cross - entropy, rel=1e-10)
+    labels = [max(range(K), key=lambda z: float(loss.future(future[b])[z])) for b in range(B)]
+    assert loss.clusters(out).tolist() == labels  # clusters labelled by the future view
+
+
+@pytest.mark.parametrize("tau", [1.0, 0.1])
+def test_mutual_information_joint_option_is_the_batch_joint_mi(tau):
+    loss = mi_loss(objective="joint", temperature=tau)
+    out = mi_outputs(1)
+    past, future = two_views(out["states"], out["mask"])
+    q = (loss.past(past) / tau).softmax(-1).tolist()
+    p = (loss.future(future) / tau).softmax(-1).tolist()
+    B, K = 6, 3
+    joint = [[sum(q[b][z] * p[b][w] for b in range(B)) / B for w in range(K)] for z in range(K)]
+    pz = [sum(row) for row in joint]
+    pw = [sum(joint[z][w] for z in range(K)) for w in range(K)]
+    mi = sum(joint[z][w] * math.log(joint[z][w] / (pz[z] * pw[w])) for z in range(K) for w in range(K))
+    assert loss(out, None).item() == pytest.approx(-mi, rel=1e-8)
+
+
+def test_mutual_information_rejects_an_unknown_objective():
+    with pytest.raises(ZooError, match="objective"):
+        zoo_core.create("loss", "mutual_information", objective="brown")
+
+
 def test_mutual_information_views_ignore_padding():
     states = torch.arange(2 * 4 * 1, dtype=torch.float32).reshape(2, 4, 1)
     mask = torch.tensor([[True, True, True, False], [True, False, False, False]])

@@ -39,7 +39,7 @@ def zoo_register_components(register):
              summary="episodic few-shot loss: softmax over -distance to class prototypes of the support set",
              post="Contextual Prototype Memory",
              paper="Snell, Swersky, Zemel, Prototypical Networks for Few-shot Learning (NeurIPS 2017)")
-    register("loss", "mutual_information", factory="zoo_plugins.losses.mutual_information:MutualInformationLoss",
+    register("loss", "mutual_information", factory="zoo_plugins.losses.mutual_information:MutualInformationLoss.from_config",
              config=configs.MutualInformationConfig,
              summary="-I(Z; Z') of soft clusters of two views (first/second half of the tokens); no negatives, "
                      "no labels",

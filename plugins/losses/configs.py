@@ -43,6 +43,13 @@ class PrototypicalConfig(ComponentConfig):
 
 class MutualInformationConfig(ModuleConfig):
     clusters: int = Field(16, ge=2, description="number of soft clusters")
+    objective: Literal["variational", "joint"] = Field(
+        "variational", description="variational: the paper's recommended bound H(p(Z|future), q(Z|past)) - "
+                                   "H(mean p(Z|future)) (mmi-tagger); joint: the batch-joint I(Z; Z') the paper "
+                                   "calls vulnerable (the previous default)")
+    temperature: float = Field(0.1, gt=0, description="softmax temperature of both views' cluster logits (the "
+                                                      "post keeps SwAV's 0.1; 1 with objective=joint is the "
+                                                      "previous loss)")
 
 
 class TokenContrastiveConfig(ComponentConfig):
