@@ -76,9 +76,45 @@ def test_approx_ndcg_converges_to_exact_ndcg():
     relevance = torch.randint(0, 4, (6, 15), generator=g)
     relevance[:, 0] = 2  # every query has a relevant document
     exact = trec(scores, relevance, "ndcg")
-    errors = [(approx_ndcg(scores, relevance, t) - exact).abs().max().item() for t in (1.0, 0.1, 0.01, 1e-4, 1e-6)]
+    errors = [(approx_ndcg(scores, relevance, t, gain="linear") - exact).abs().max().item()
+              for t in (1.0, 0.1, 0.01, 1e-4, 1e-6)]
     assert errors[-1] < 1e-9
     assert errors[0] > 0.01 and errors == sorted(errors, reverse=True)
+
+
+def ndcg_loop(scores, relevance, gain):
+    """NDCG written out: DCG = Σ_j G(rel_j) / log2(1 + rank_j) over the exact ranking, / ideal DCG."""
+    out = []
+    for s, r in zip(scores.tolist(), relevance.tolist()):
+        g = [(2.0 ** x - 1.0) if gain == "exponential" else float(x) for x in r]
+        order = sorted(range(len(s)), key=lambda j: -s[j])
+        dcg = sum(g[j] / math.log2(2 + rank) for rank, j in enumerate(order))
+        idcg = sum(x / math.log2(2 + i) for i, x in enumerate(sorted(g, reverse=True)))
+        out.append(dcg / idcg)
+    return torch.tensor(out, dtype=torch.float64)
+
+
+@pytest.mark.parametrize("gain", ["exponential", "linear"])
+def test_approx_ndcg_gain_is_the_papers_formula(gain):
+    """Issue 15: Qin et al. and allRank use the gain 2^rel - 1 (the default); linear is the post's."""
+    g = torch.Generator().manual_seed(5)
+    scores = torch.randn(5, 12, generator=g, dtype=torch.float64)
+    relevance = torch.randint(0, 4, (5, 12), generator=g)
+    relevance[:, 0] = 3
+    got = approx_ndcg(scores, relevance, 1e-6, gain=gain)
+    torch.testing.assert_close(got, ndcg_loop(scores, relevance, gain), rtol=0, atol=1e-9)
+    if gain == "exponential":  # the default, and it differs from linear for graded relevance
+        assert (ndcg_loop(scores, relevance, "linear") - got).abs().max() > 1e-3
+        torch.testing.assert_close(approx_ndcg(scores, relevance, 1e-6), got)
+    binary = (relevance > 1).long()  # the two gains agree for binary relevance
+    torch.testing.assert_close(approx_ndcg(scores, binary, 0.1, gain=gain), approx_ndcg(scores, binary, 0.1, gain="linear"))
+
+
+def test_approx_ndcg_loss_takes_the_gain_option():
+    assert zoo_core.create("loss", "approx_ndcg").gain == "exponential"
+    assert zoo_core.create("loss", "approx_ndcg", gain="linear").gain == "linear"
+    with pytest.raises(ZooError, match="gain"):
+        zoo_core.create("loss", "approx_ndcg", gain="quadratic")
 
 
 def test_smooth_ap_converges_to_exact_average_precision():

@@ -19,7 +19,7 @@ def zoo_register_components(register):
              post="Implementing Loss Functions",
              paper="Frosst, Papernot, Hinton, Analyzing and Improving Representations with the Soft Nearest "
                    "Neighbor Loss (ICML 2019, arXiv:1902.01889)")
-    register("loss", "approx_ndcg", factory="zoo_plugins.losses.approx_ndcg:ApproxNDCGLoss",
+    register("loss", "approx_ndcg", factory="zoo_plugins.losses.approx_ndcg:ApproxNDCGLoss.from_config",
              config=configs.ApproxNDCGConfig,
              summary="1 - NDCG with sigmoid-approximated ranks; in-batch retrieval on cosine scores",
              post=_IR, paper="Qin, Liu, Li, A General Approximation Framework for Direct Optimization of "

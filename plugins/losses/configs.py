@@ -20,6 +20,9 @@ class SoftNearestNeighborConfig(ComponentConfig):
 class ApproxNDCGConfig(ComponentConfig):
     temperature: float = Field(0.05, gt=0, description="sigmoid temperature of the approximate rank (the post's "
                                                        "scale 1/0.05); smaller is closer to the exact NDCG")
+    gain: Literal["exponential", "linear"] = Field(
+        "exponential", description="gain of a relevance grade: 2^rel - 1 (Qin et al., allRank) or rel (the post, "
+                                   "trec_eval's ndcg); the same for binary relevance")
 
 
 class SmoothAPConfig(ComponentConfig):
