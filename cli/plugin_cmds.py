@@ -82,7 +82,7 @@ def check(
         table.add_column(col, overflow="fold")
     failed = total = 0
     for comp in components:
-        from zoo_core.testing import check_component  # imports torch: only when there is something to check
+        from zoo_tools.testing import check_component  # imports torch: only when there is something to check
 
         for r in check_component(comp.kind, f"{comp.dist}:{comp.name}", dim=dim, **config):
             total += 1
@@ -99,7 +99,7 @@ def check(
     if failed:
         # a ZooError (not typer.Exit: main() runs click with standalone_mode=False, which turns
         # Exit into a return value that is dropped) so that the exit code is 1
-        error = ZooError(f"{target}: {failed} check(s) failed; see the table above (zoo_core.testing documents "
+        error = ZooError(f"{target}: {failed} check(s) failed; see the table above (zoo_tools.testing documents "
                          f"each check)")
         error.exit_code = 1
         raise error

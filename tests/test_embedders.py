@@ -17,7 +17,7 @@ from torch.nn import functional as F
 
 import zoo_core
 from zoo_core.errors import ZooError
-from zoo_core.testing import assert_contract
+from zoo_tools.testing import assert_contract
 from zoo_plugins.embedders import chars
 from zoo_plugins.embedders.codes import char_row, token_bits
 
@@ -210,24 +210,38 @@ def test_distinct_rows_matches_torch_unique():
     assert len(distinct) == len(torch.unique(rows, dim=0))
 
 
-def char_cnn_reference(emb, word):
-    """Kim et al. with one F.conv1d per width over the word alone, tanh before the max."""
-    ids = torch.tensor([emb.coder.ids(word)])
-    x = emb.char_embed(ids).transpose(1, 2)
-    feats = []
-    for width, conv in zip(emb.widths, emb.convs):
-        h = torch.tanh(F.conv1d(F.pad(x, (0, width - 1)), conv.weight, conv.bias))  # a window at each char
-        feats.append(h.max(dim=-1).values)
-    y = emb.proj(torch.cat(feats, dim=-1))
+def highway_reference(emb, y):
     for hw in emb.highways:
         t = torch.sigmoid(hw.gate(y))
         y = t * torch.relu(hw.transform(y)) + (1 - t) * y
-    return y[0]
+    return y
 
 
-@pytest.mark.parametrize("cfg", [{}, {"widths": [2, 5], "highway_layers": 2, "max_chars": 6}])
+def char_cnn_reference(emb, word):
+    """Kim et al. (2016) per word: one F.conv1d per width over the word alone, narrow (no window
+    past the word's end; a word shorter than the filter padded to one window), tanh, max over
+    time, highway on the concatenated filter outputs, then the projection to dim."""
+    ids = torch.tensor([emb.coder.ids(word)])
+    x = emb.char_embed(ids).transpose(1, 2)  # (1, char_dim, l)
+    feats = []
+    for width, conv in zip(emb.widths, emb.convs):
+        xw = F.pad(x, (0, max(0, width - x.shape[-1])))  # only a word shorter than the filter is padded
+        h = torch.tanh(F.conv1d(xw, conv.weight, conv.bias))  # narrow: l - w + 1 windows
+        feats.append(h.max(dim=-1).values)
+    y = torch.cat(feats, dim=-1)
+    if emb.highway_on == "filters":
+        return emb.proj(highway_reference(emb, y))[0]
+    return highway_reference(emb, emb.proj(y))[0]
+
+
+@pytest.mark.parametrize("cfg", [{}, {"widths": [2, 5], "highway_layers": 2, "max_chars": 6},
+                                 {"highway_on": "projection", "widths": [1, 3, 7]}])
 def test_char_cnn_matches_a_per_word_conv1d_reference(cfg):
+    """Issue 15: narrow convolution and highway before the projection, as Kim et al."""
     emb = make("char_cnn", **cfg)
+    with torch.no_grad():  # non-zero biases, so a window of padding past the word's end would show
+        for conv in emb.convs:
+            conv.bias.normal_()
     words = ["a", "beer", "beers", "awesomeness", "", "🦒", "Кириллица", "x" * 50, "beer"]
     batch = [words[:4], words[4:], ["beer"]]  # padded to the batch's longest word
     with torch.no_grad():
@@ -236,6 +250,11 @@ def test_char_cnn_matches_a_per_word_conv1d_reference(cfg):
             for j, word in enumerate(seq):
                 torch.testing.assert_close(out[i, j], char_cnn_reference(emb, word), atol=1e-5, rtol=1e-5)
         assert out[2, 1:].abs().sum() == 0
+
+
+def test_char_cnn_highway_width_follows_the_option():
+    paper, small = make("char_cnn"), make("char_cnn", highway_on="projection")
+    assert paper.highways[0].gate.in_features == 525 and small.highways[0].gate.in_features == 16
 
 
 def test_char_cnn_embeds_unseen_words_without_a_vocabulary():

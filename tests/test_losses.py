@@ -76,9 +76,45 @@ def test_approx_ndcg_converges_to_exact_ndcg():
     relevance = torch.randint(0, 4, (6, 15), generator=g)
     relevance[:, 0] = 2  # every query has a relevant document
     exact = trec(scores, relevance, "ndcg")
-    errors = [(approx_ndcg(scores, relevance, t) - exact).abs().max().item() for t in (1.0, 0.1, 0.01, 1e-4, 1e-6)]
+    errors = [(approx_ndcg(scores, relevance, t, gain="linear") - exact).abs().max().item()
+              for t in (1.0, 0.1, 0.01, 1e-4, 1e-6)]
     assert errors[-1] < 1e-9
     assert errors[0] > 0.01 and errors == sorted(errors, reverse=True)
+
+
+def ndcg_loop(scores, relevance, gain):
+    """NDCG written out: DCG = Σ_j G(rel_j) / log2(1 + rank_j) over the exact ranking, / ideal DCG."""
+    out = []
+    for s, r in zip(scores.tolist(), relevance.tolist()):
+        g = [(2.0 ** x - 1.0) if gain == "exponential" else float(x) for x in r]
+        order = sorted(range(len(s)), key=lambda j: -s[j])
+        dcg = sum(g[j] / math.log2(2 + rank) for rank, j in enumerate(order))
+        idcg = sum(x / math.log2(2 + i) for i, x in enumerate(sorted(g, reverse=True)))
+        out.append(dcg / idcg)
+    return torch.tensor(out, dtype=torch.float64)
+
+
+@pytest.mark.parametrize("gain", ["exponential", "linear"])
+def test_approx_ndcg_gain_is_the_papers_formula(gain):
+    """Issue 15: Qin et al. and allRank use the gain 2^rel - 1 (the default); linear is the post's."""
+    g = torch.Generator().manual_seed(5)
+    scores = torch.randn(5, 12, generator=g, dtype=torch.float64)
+    relevance = torch.randint(0, 4, (5, 12), generator=g)
+    relevance[:, 0] = 3
+    got = approx_ndcg(scores, relevance, 1e-6, gain=gain)
+    torch.testing.assert_close(got, ndcg_loop(scores, relevance, gain), rtol=0, atol=1e-9)
+    if gain == "exponential":  # the default, and it differs from linear for graded relevance
+        assert (ndcg_loop(scores, relevance, "linear") - got).abs().max() > 1e-3
+        torch.testing.assert_close(approx_ndcg(scores, relevance, 1e-6), got)
+    binary = (relevance > 1).long()  # the two gains agree for binary relevance
+    torch.testing.assert_close(approx_ndcg(scores, binary, 0.1, gain=gain), approx_ndcg(scores, binary, 0.1, gain="linear"))
+
+
+def test_approx_ndcg_loss_takes_the_gain_option():
+    assert zoo_core.create("loss", "approx_ndcg").gain == "exponential"
+    assert zoo_core.create("loss", "approx_ndcg", gain="linear").gain == "linear"
+    with pytest.raises(ZooError, match="gain"):
+        zoo_core.create("loss", "approx_ndcg", gain="quadratic")
 
 
 def test_smooth_ap_converges_to_exact_average_precision():
@@ -162,6 +198,61 @@ def test_cluster_mutual_information_limits():
     assert cluster_mutual_information(collapsed, collapsed).item() == pytest.approx(0.0, abs=1e-6)
 
 
+def mi_outputs(seed=0, b=6, t=5, d=4):
+    g = torch.Generator().manual_seed(seed)
+    states = torch.randn(b, t, d, generator=g, dtype=torch.float64)
+    mask = torch.arange(t).unsqueeze(0) < torch.tensor([5, 3, 1, 4, 2, 5]).unsqueeze(1)
+    return outputs(states=states, mask=mask)
+
+
+def mi_loss(**cfg):
+    torch.manual_seed(0)
+    return zoo_core.create("loss", "mutual_information", dim=4, clusters=3, **cfg).double()
+
+
+def test_mutual_information_default_is_the_papers_variational_bound():
+    """Issue 15: Stratos (2019) recommends, and mmi-tagger's Loss implements,
+    H(p(Z|future), q(Z|past)) - H(mean_b p(Z|future_b)) with the post's temperature 0.1."""
+    loss = mi_loss()
+    out = mi_outputs()
+    past, future = two_views(out["states"], out["mask"])
+    loss.requires_grad_(False)
+    tau, B, K = 0.1, 6, 3
+    cross, marginal = 0.0, [0.0] * K
+    for b in range(B):
+        pl = [float(x) / tau for x in loss.past(past[b])]
+        fl = [float(x) / tau for x in loss.future(future[b])]
+        p = [math.exp(x) / sum(math.exp(y) for y in fl) for x in fl]  # p(z | future_b)
+        log_q = [x - math.log(sum(math.exp(y) for y in pl)) for x in pl]  # log q(z | past_b)
+        cross -= sum(p[z] * log_q[z] for z in range(K)) / B
+        for z in range(K):
+            marginal[z] += p[z] / B
+    entropy = -sum(m * math.log(m) for m in marginal)
+    assert loss(out, None).item() == pytest.approx(cross - entropy, rel=1e-10)
+    labels = [max(range(K), key=lambda z: float(loss.future(future[b])[z])) for b in range(B)]
+    assert loss.clusters(out).tolist() == labels  # clusters labelled by the future view
+
+
+@pytest.mark.parametrize("tau", [1.0, 0.1])
+def test_mutual_information_joint_option_is_the_batch_joint_mi(tau):
+    loss = mi_loss(objective="joint", temperature=tau)
+    out = mi_outputs(1)
+    past, future = two_views(out["states"], out["mask"])
+    q = (loss.past(past) / tau).softmax(-1).tolist()
+    p = (loss.future(future) / tau).softmax(-1).tolist()
+    B, K = 6, 3
+    joint = [[sum(q[b][z] * p[b][w] for b in range(B)) / B for w in range(K)] for z in range(K)]
+    pz = [sum(row) for row in joint]
+    pw = [sum(joint[z][w] for z in range(K)) for w in range(K)]
+    mi = sum(joint[z][w] * math.log(joint[z][w] / (pz[z] * pw[w])) for z in range(K) for w in range(K))
+    assert loss(out, None).item() == pytest.approx(-mi, rel=1e-8)
+
+
+def test_mutual_information_rejects_an_unknown_objective():
+    with pytest.raises(ZooError, match="objective"):
+        zoo_core.create("loss", "mutual_information", objective="brown")
+
+
 def test_mutual_information_views_ignore_padding():
     states = torch.arange(2 * 4 * 1, dtype=torch.float32).reshape(2, 4, 1)
     mask = torch.tensor([[True, True, True, False], [True, False, False, False]])
@@ -204,7 +295,7 @@ def test_parse_terms():
 
 
 def test_combined_loss_sums_weighted_terms_and_keeps_the_head():
-    from zoo_core.testing import fake_outputs
+    from zoo_tools.testing import fake_outputs
 
     model = zoo_core.build(["loss=cross_entropy+0.1*token_contrastive", "loss.margin=0.5", "loss.label_smoothing=0.1"])
     assert model.head is not None

@@ -88,6 +88,26 @@ def test_padding_never_leaks(variant, left):
 
 
 @pytest.mark.parametrize("variant", VARIANTS, ids=[_id(v) for v in VARIANTS])
+def test_left_and_right_padding_give_the_same_real_outputs(variant):
+    """Issue 15: position-tied weights (gmlp, mlp_mixer) and absolute positions (hypermixer)
+    indexed from the start of the padded row, so left padding moved the real outputs."""
+    name, cfg = variant
+    mixer = build(name, **cfg)
+    if name == "gmlp":  # away from the near-zero, position-uniform init, so position ties show
+        with torch.no_grad():
+            mixer.spatial_weight.normal_()
+            mixer.spatial_bias.normal_()
+    lengths = [9, 4, 1, 6]
+    right, left = lengths_mask(lengths), lengths_mask(lengths, left=True)
+    x = torch.randn(4, 9, D, generator=torch.Generator().manual_seed(4))
+    xl = torch.zeros_like(x)
+    xl[left] = x[right]  # the same real tokens, in the same order, padded on the left
+    with torch.no_grad():
+        out_r, out_l = mixer(x, right), mixer(xl, left)
+    torch.testing.assert_close(out_l[left], out_r[right], rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("variant", VARIANTS, ids=[_id(v) for v in VARIANTS])
 def test_a_sequence_alone_equals_it_inside_a_padded_batch(variant):
     name, cfg = variant
     mixer = build(name, **cfg)
@@ -371,6 +391,53 @@ def test_lambda_equals_the_papers_equations(normalize, causal, position):
                                 2, 3, normalize, causal, position)
     with torch.no_grad():
         torch.testing.assert_close(mixer(x, mask)[mask], expected[mask].detach())
+
+
+@pytest.mark.parametrize("factor", [30.0, 1e3])
+@pytest.mark.parametrize("position", [False, True], ids=["content", "content+position"])
+def test_causal_lambda_is_causal_by_values(position, factor):
+    """Issue 15: large later keys must not move earlier outputs (the old shift by the maximum
+    over the whole sequence underflowed every earlier weight; gradients stayed 0)."""
+    mixer = build("lambda", causal=True, position_lambda=position, window=2)
+    t = 90  # several chunks of the causal softmax
+    mask = lengths_mask([t, 61])
+    x = torch.randn(2, t, D, generator=torch.Generator().manual_seed(5))
+    with torch.no_grad():
+        base = mixer(x, mask)
+        for cut in (0, 17, 31, 32, 60, 75):
+            y = x.clone()
+            y[:, cut + 1:] *= factor
+            out = mixer(y, mask)
+            assert torch.isfinite(out[mask]).all()
+            moved = (out[:, : cut + 1] - base[:, : cut + 1]).abs().max().item()
+            assert moved <= 1e-6, f"outputs up to {cut} moved by {moved:.3g} when later tokens grew x{factor}"
+
+
+def test_causal_softmax_lambda_equals_the_per_position_softmax_with_large_keys():
+    """Bello's causal form as a loop over positions n: softmax over the keys m <= n only,
+    with keys spread far apart (later ones x30), in float32 against a float64 loop."""
+    mixer = build("lambda", heads=2, dim_k=8, causal=True)
+    t = 70
+    mask = lengths_mask([t, 45, 1])
+    x = torch.randn(3, t, D, generator=torch.Generator().manual_seed(6))
+    x[:, 40:] *= 30
+    wq, wk, wv = (w.detach().double() for w in (mixer.to_q.weight, mixer.to_k.weight, mixer.to_v.weight))
+    xd = x.double()
+    q = (xd @ wq.t()).view(3, t, 2, 8)
+    keys, v = xd @ wk.t(), (xd @ wv.t()) * mask[..., None]
+    expected = torch.zeros(3, t, 2, D // 2, dtype=torch.float64)
+    for b in range(3):
+        real = mask[b].nonzero().flatten().tolist()
+        for n in real:
+            seen = [m for m in real if m <= n]
+            kbar = keys[b, seen].softmax(0)  # (m, k): over m <= n only
+            lam = kbar.t() @ v[b, seen]  # (k, v)
+            expected[b, n] = q[b, n] @ lam
+    with torch.no_grad():
+        got = mixer(x, mask).double()
+    expected = expected.reshape(3, t, D)
+    scale = expected[mask].abs().max()
+    torch.testing.assert_close(got[mask] / scale, expected[mask] / scale, rtol=0, atol=2e-5)
 
 
 # ---------------------------------------------------------------------------------------

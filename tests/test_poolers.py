@@ -14,7 +14,7 @@ import torch
 from torch.nn import functional as F
 
 import zoo_core
-from zoo_core.testing import assert_contract
+from zoo_tools.testing import assert_contract
 
 LENGTHS = [5, 3, 1]
 

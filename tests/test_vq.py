@@ -19,6 +19,7 @@ def collapsed_vq(restart):
     with torch.no_grad():  # every code but one far away from the data: a collapsed codebook
         vq.codebook.fill_(100.0)
         vq.codebook[0] = 0.0
+    vq.reset_statistics()
     return vq
 
 
@@ -68,3 +69,61 @@ def test_commitment_loss_reaches_the_task_loss():
     target = torch.tensor([0, 1])
     total = get_task("classification").loss(model, out, target, [0, 1])
     assert torch.isclose(total, model.loss(out, target) + aux)
+
+
+def four_clusters(seed=0, dim=8):
+    g = torch.Generator().manual_seed(seed)
+    centres = torch.randn(4, dim, generator=g) * 3
+    return centres, g
+
+
+def cluster_batch(centres, g, per=16):
+    labels = torch.arange(4).repeat_interleave(per)
+    x = centres[labels] + 0.05 * torch.randn(len(labels), centres.shape[1], generator=g)
+    order = torch.randperm(len(labels), generator=g)
+    return x[order].view(4, per, -1), labels[order].view(4, per)
+
+
+def test_codes_in_use_are_never_restarted():
+    """Issue 15: a codebook set exactly to four cluster centres must keep one code per cluster
+    and restart nothing (with counts starting at 0, zoo restarted 45 codes in 30 steps)."""
+    centres, g = four_clusters()
+    torch.manual_seed(0)
+    vq = zoo_core.create("mixer", "vq", dim=8, codes=4).train()
+    with torch.no_grad():
+        vq.codebook.copy_(centres)
+    vq.reset_statistics()
+    broken = 0
+    for _ in range(30):
+        x, labels = cluster_batch(centres, g)
+        mask = torch.ones(x.shape[:2], dtype=torch.bool)
+        codes = vq.assign(x.reshape(-1, 8)).view(labels.shape)
+        broken += int(not torch.equal(codes, labels))
+        vq(x, mask)
+    assert int(vq.restarts) == 0 and broken == 0
+    assert (vq.codebook - centres).abs().max() < 0.1  # the EMA keeps each code on its cluster
+
+
+def test_a_dead_code_is_restarted_at_a_batch_token():
+    centres, g = four_clusters()
+    torch.manual_seed(0)
+    vq = zoo_core.create("mixer", "vq", dim=8, codes=5).train()
+    with torch.no_grad():
+        vq.codebook[:4] = centres
+        vq.codebook[4] = 100.0  # never the nearest code: dead
+    vq.reset_statistics()
+    x, _ = cluster_batch(centres, g)
+    vq(x, torch.ones(x.shape[:2], dtype=torch.bool))
+    assert int(vq.restarts) == 1
+    assert torch.cdist(vq.codebook[4:], x.reshape(-1, 8), compute_mode="donot_use_mm_for_euclid_dist").min() < 1e-6  # a token of the batch itself
+
+
+def test_restarts_draw_distinct_tokens_of_the_batch():
+    """Jukebox restarts from a random permutation of the batch: 31 dead codes from 64 tokens get
+    31 different tokens (draws with replacement would almost surely repeat one)."""
+    vq = collapsed_vq(True).train()
+    x = torch.randn(4, 16, 8, generator=torch.Generator().manual_seed(3))
+    vq(x, torch.ones(4, 16, dtype=torch.bool))
+    restarted = vq.codebook[1:]
+    nearest = torch.cdist(restarted, x.reshape(-1, 8), compute_mode="donot_use_mm_for_euclid_dist").min(1)
+    assert nearest.values.max() < 1e-6 and len(set(nearest.indices.tolist())) == 31

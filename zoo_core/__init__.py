@@ -16,7 +16,7 @@ from __future__ import annotations
 from .errors import ZooError
 from .hookspecs import hookimpl
 
-__all__ = ["ZooError", "hookimpl", "list_components", "info", "create", "build", "compose", "load",
+__all__ = ["ZooError", "hookimpl", "list_components", "info", "create", "build", "compose", "load", "save",
            "get_registry"]
 
 
@@ -61,6 +61,11 @@ def load(ref, registry=None):
     from .model import ZooModel
 
     return ZooModel.from_pretrained(ref, registry)
+
+
+def save(model, directory):
+    """Write a model's weights, config.json and model card to ``directory`` (``model.save_pretrained``)."""
+    return model.save_pretrained(directory)
 
 
 def get_registry(refresh: bool = False):

@@ -115,10 +115,13 @@ def _resolve_nested(config_cls: type[BaseModel], values: dict, dim: int, reg: Re
             spec, probs = try_resolve(kind, str(text), own, dim, reg, f"{where}.{name}")
             problems += probs
             values[name] = spec
-        elif isinstance(values.get(name), list) and (sub := _list_item_model(field)) is not None:
-            for i, item in enumerate(values[name]):
-                if isinstance(item, dict):
-                    problems += _resolve_nested(sub, item, dim, reg, f"{where}.{name}.{i}")
+        elif (sub := _list_item_model(field)) is not None:
+            items = values.get(name, field.get_default(call_default_factory=True))
+            if isinstance(items, list) and any(isinstance(item, dict) for item in items):
+                values[name] = items = [dict(item) if isinstance(item, dict) else item for item in items]
+                for i, item in enumerate(items):
+                    if isinstance(item, dict):
+                        problems += _resolve_nested(sub, item, dim, reg, f"{where}.{name}.{i}")
     return problems
 
 

@@ -58,6 +58,32 @@ class PositionalEncoding(nn.Module):
         return x + self.table[:t]
 
 
+def call_right_padded(module: nn.Module, x: Tensor, mask: Tensor):
+    """``module(x, mask)``; a mixer or pooler that declares ``needs_right_padding`` gets each
+    sequence's real tokens moved to the front first (token dropout leaves holes in the mask)
+    and its per-token outputs moved back after. Right-padded batches are passed as they are."""
+    if not getattr(module, "needs_right_padding", False):
+        return module(x, mask)
+    lengths = mask.sum(1, keepdim=True)
+    right = torch.arange(mask.shape[1], device=mask.device).unsqueeze(0) < lengths
+    if torch.equal(mask, right):
+        return module(x, mask)
+    order = torch.sort((~mask).to(torch.int8), dim=1, stable=True).indices  # real positions first, in order
+
+    def back(y: Tensor) -> Tensor:  # (B, T, ...) per-token outputs to the original positions
+        return torch.empty_like(y).scatter_(1, order.view(*order.shape, *([1] * (y.dim() - 2))).expand_as(y), y)
+
+    out = module(x.gather(1, order.unsqueeze(-1).expand_as(x)), right)
+    if isinstance(out, tuple):  # a pooler: (pooled, weights (B, T) or (B, H, T) | None)
+        pooled, weights = out
+        if weights is not None and weights.dim() == 3:  # (B, H, T): tokens on the last axis
+            weights = back(weights.transpose(1, 2)).transpose(1, 2)
+        elif weights is not None:
+            weights = back(weights)
+        return pooled, weights
+    return back(out)
+
+
 class ZooModel(nn.Module):
     def __init__(self, run: RunSpec, embed, mixers: list, pool, loss, *, labels: list[str] | None = None,
                  source: dict | None = None):
@@ -92,8 +118,8 @@ class ZooModel(nn.Module):
         keep = mask.unsqueeze(-1).to(dtype=torch.get_default_dtype())
         x = self.pos(self.embed(inputs)) * keep
         for mixer, norm in zip(self.mixers, self.norms):
-            x = norm(x + self.dropout(mixer(x, mask))) * keep
-        pooled, weights = self.pool(x, mask)
+            x = norm(x + self.dropout(call_right_padded(mixer, x, mask))) * keep
+        pooled, weights = call_right_padded(self.pool, x, mask)
         logits = self.head(pooled) if self.head is not None else None
         return {"states": x, "mask": mask, "pooled": pooled, "weights": weights, "logits": logits}
 

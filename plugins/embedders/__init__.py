@@ -11,7 +11,7 @@ def zoo_register_components(register):
                      "parameters independent of the vocabulary",
              post="Word Embeddings: Why Hashing Helps; LambdaNetworks: A Quick Glimpse",
              paper="Svenstrup et al., Hash Embeddings for Efficient Word Representations (NeurIPS 2017)")
-    register("embed", "char_cnn", factory="zoo_plugins.embedders.char_cnn:CharCNNEmbedder",
+    register("embed", "char_cnn", factory="zoo_plugins.embedders.char_cnn:CharCNNEmbedder.from_config",
              config=configs.CharCNNConfig,
              summary="character CNN: char embeddings -> filters of several widths -> max over time -> "
                      "highway; a vector for any word, no word vocabulary",

@@ -41,7 +41,11 @@ class CharCNNConfig(CharConfig):
     filters_per_width: int = Field(25, gt=0, description="a width-w filter bank has filters_per_width*w filters "
                                                          "(Kim et al.'s small model: 25)")
     max_filters: int = Field(200, gt=0, description="cap on the filters of one width")
-    highway_layers: int = Field(1, ge=0, description="highway layers after the projection to dim")
+    highway_layers: int = Field(1, ge=0, description="highway layers")
+    highway_on: Literal["filters", "projection"] = Field(
+        "filters", description="filters: highway on the concatenated filter outputs, before the projection to dim "
+                               "(Kim et al.; 2 F^2 parameters a layer, F = 525 filters by default); projection: "
+                               "after the projection (2 dim^2 a layer, fewer parameters)")
 
     @model_validator(mode="after")
     def _positive_widths(self):

@@ -19,7 +19,7 @@ def zoo_register_components(register):
              post="Implementing Loss Functions",
              paper="Frosst, Papernot, Hinton, Analyzing and Improving Representations with the Soft Nearest "
                    "Neighbor Loss (ICML 2019, arXiv:1902.01889)")
-    register("loss", "approx_ndcg", factory="zoo_plugins.losses.approx_ndcg:ApproxNDCGLoss",
+    register("loss", "approx_ndcg", factory="zoo_plugins.losses.approx_ndcg:ApproxNDCGLoss.from_config",
              config=configs.ApproxNDCGConfig,
              summary="1 - NDCG with sigmoid-approximated ranks; in-batch retrieval on cosine scores",
              post=_IR, paper="Qin, Liu, Li, A General Approximation Framework for Direct Optimization of "
@@ -39,7 +39,7 @@ def zoo_register_components(register):
              summary="episodic few-shot loss: softmax over -distance to class prototypes of the support set",
              post="Contextual Prototype Memory",
              paper="Snell, Swersky, Zemel, Prototypical Networks for Few-shot Learning (NeurIPS 2017)")
-    register("loss", "mutual_information", factory="zoo_plugins.losses.mutual_information:MutualInformationLoss",
+    register("loss", "mutual_information", factory="zoo_plugins.losses.mutual_information:MutualInformationLoss.from_config",
              config=configs.MutualInformationConfig,
              summary="-I(Z; Z') of soft clusters of two views (first/second half of the tokens); no negatives, "
                      "no labels",

@@ -20,6 +20,9 @@ class SoftNearestNeighborConfig(ComponentConfig):
 class ApproxNDCGConfig(ComponentConfig):
     temperature: float = Field(0.05, gt=0, description="sigmoid temperature of the approximate rank (the post's "
                                                        "scale 1/0.05); smaller is closer to the exact NDCG")
+    gain: Literal["exponential", "linear"] = Field(
+        "exponential", description="gain of a relevance grade: 2^rel - 1 (Qin et al., allRank) or rel (the post, "
+                                   "trec_eval's ndcg); the same for binary relevance")
 
 
 class SmoothAPConfig(ComponentConfig):
@@ -43,6 +46,13 @@ class PrototypicalConfig(ComponentConfig):
 
 class MutualInformationConfig(ModuleConfig):
     clusters: int = Field(16, ge=2, description="number of soft clusters")
+    objective: Literal["variational", "joint"] = Field(
+        "variational", description="variational: the paper's recommended bound H(p(Z|future), q(Z|past)) - "
+                                   "H(mean p(Z|future)) (mmi-tagger); joint: the batch-joint I(Z; Z') the paper "
+                                   "calls vulnerable (the previous default)")
+    temperature: float = Field(0.1, gt=0, description="softmax temperature of both views' cluster logits (the "
+                                                      "post keeps SwAV's 0.1; 1 with objective=joint is the "
+                                                      "previous loss)")
 
 
 class TokenContrastiveConfig(ComponentConfig):
@@ -73,7 +83,7 @@ class CombinedTerm(ComponentConfig):
 
 class CombinedConfig(ComponentConfig):
     terms: list[CombinedTerm] = Field(
-        min_length=1, description="weighted loss terms; write loss=cross_entropy+0.1*token_contrastive on the "
+        default_factory=lambda: [{"weight": 1.0, "loss": "cross_entropy"}], min_length=1, description="weighted loss terms; write loss=cross_entropy+0.1*token_contrastive on the "
                                   "command line")
 
     @model_validator(mode="after")

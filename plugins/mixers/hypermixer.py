@@ -5,7 +5,9 @@ Post: "Let's Make AI Green (Again)" (instead of MLP-Mixer's fixed (N, dim) weigh
 Paper: Mai et al., "HyperMixer: An MLP-based Low Cost Alternative to Transformers",
 ACL 2023, arXiv:2203.03691, section 3 (eq. 2-3, "HyperMixing").
 
-    P  = sinusoidal positions (optional)                 so the weights know token order
+    P  = sinusoidal positions (optional)                 so the weights know token order,
+                                                         counted from each sequence's first
+                                                         real token (padding side changes nothing)
     W1 = h1(X + P),  W2 = h2(X + P)      (B, N, d')      h = Linear(D, D) -> GELU -> Linear(D, d')
                                                          (tied: W2 = W1)
     TM-MLP(X) = W2 · GELU(W1ᵀ · X)       (B, N, D)      rows of W1, W2 and X at padding are zeroed
@@ -27,6 +29,7 @@ from torch.nn import functional as F
 
 from zoo_core.interfaces import Mixer
 
+from ._common import is_right_padded, tracing
 from .configs import HyperMixerConfig
 
 
@@ -45,19 +48,34 @@ def _hypernetwork(dim: int, out: int) -> nn.Sequential:
 
 
 class HyperMixerMixer(Mixer):
-    def __init__(self, cfg: HyperMixerConfig):
+    def __init__(self, dim: int, hidden: int | None = None, tied: bool = False, positions: bool = True):
         super().__init__()
-        self.cfg, self.dim = cfg, cfg.dim
-        self.hidden = cfg.hidden or cfg.dim
-        self.h1 = _hypernetwork(cfg.dim, self.hidden)
-        self.h2 = None if cfg.tied else _hypernetwork(cfg.dim, self.hidden)
-        self.norm = nn.LayerNorm(cfg.dim)
+        self.dim, self.tied, self.positions = dim, tied, positions
+        self.hidden = hidden or dim
+        self.h1 = _hypernetwork(dim, self.hidden)
+        self.h2 = None if tied else _hypernetwork(dim, self.hidden)
+        self.norm = nn.LayerNorm(dim)
+
+    @classmethod
+    def from_config(cls, cfg: HyperMixerConfig) -> "HyperMixerMixer":
+        return cls(**{f: getattr(cfg, f) for f in type(cfg).model_fields if f != "freeze"})
+
+    def position_table(self, mask: Tensor, dtype) -> Tensor:
+        """Sinusoids of each token's position among its sequence's real tokens: (T, D) for a
+        right-padded batch, else (B, T, D) gathered at (number of real tokens before it)."""
+        t = mask.shape[1]
+        table = sinusoidal_positions(t, self.dim, mask.device, dtype)
+        lengths = mask.sum(1)
+        if not tracing() and is_right_padded(mask, lengths):  # a traced graph keeps the general path
+            return table
+        index = (mask.cumsum(1) - 1).clamp_min(0)  # 0 at the first real token
+        return table[index]
 
     def generate(self, x: Tensor, mask: Tensor) -> tuple[Tensor, Tensor]:
         """The token-mixing weights W1, W2 (B, N, d'), zero at padded rows."""
         hyper_in = x
-        if self.cfg.positions:
-            hyper_in = x + sinusoidal_positions(x.shape[1], self.dim, x.device, x.dtype)
+        if self.positions:
+            hyper_in = x + self.position_table(mask, x.dtype)
         valid = mask.unsqueeze(-1).to(x.dtype)
         w1 = self.h1(hyper_in) * valid
         w2 = w1 if self.h2 is None else self.h2(hyper_in) * valid

@@ -15,11 +15,18 @@ ICLR 2021, arXiv:2102.08602, section 3, eqs. (1)-(2) and Fig. 3 (multi-query lam
 
 Keys, values and position embeddings are shared by the h query heads (multi-query).
 Cost O(n k v) for the content lambda and O(n (2w+1) (k + v) h) for the position lambdas:
-linear in sequence length. With ``causal=True`` every sum over m runs over m <= n only:
-the softmax over keys becomes a running softmax (prefix sums of exp(K), shifted by a
-detached per-depth maximum that cancels in the ratio) and the lambdas are prefix sums,
-computed in chunks. Padding is removed from the context: its keys get zero weight and its
-values are zeroed. Left out from the paper: the batch normalisation of queries and values
+linear in sequence length. With ``causal=True`` every sum over m runs over m <= n only
+(Bello's causal form): the softmax over keys is taken over m <= n for each query position n,
+
+    K̄_n[m, k] = exp(K[m, k] - M[n, k]) / Σ_{m' <= n} exp(K[m', k] - M[n, k]),  M[n] = max_{m <= n} K[m]
+
+shifted by the running maximum of the prefix (never by a later key, which would underflow
+the earlier weights and let the future move the past by value). It is computed in chunks
+of ``SOFTMAX_CHUNK`` positions: inside a chunk the (C x C) weights exp(K_m - M_n) with
+m <= n, across chunks a running state Σ exp(K_m - r) v_m rescaled to each chunk's running
+maximum r as the scan moves on, so every exponent is <= 0. The kernel (elu+1) form needs
+no shift: its lambdas are prefix sums, computed in chunks. Padding is removed from the
+context: its keys get zero weight and its values are zeroed. Left out from the paper: the batch normalisation of queries and values
 (batch statistics would mix in padded tokens; the post found it did not help).
 
 Shape contract: (B, T, dim), mask (B, T) bool, True at real tokens -> (B, T, dim).
@@ -36,18 +43,31 @@ from ._common import causal_multi_query
 from .configs import LambdaConfig
 
 
+SOFTMAX_CHUNK = 32  # positions per chunk of the causal softmax: (C x C x k) weights per chunk
+
+
 class LambdaMixer(Mixer):
-    def __init__(self, cfg: LambdaConfig):
+    def __init__(self, dim: int, heads: int = 4, dim_k: int = 16, normalize: str = "softmax",
+                 position_lambda: bool = False, window: int = 7, causal: bool = False):
         super().__init__()
-        self.cfg, self.dim = cfg, cfg.dim
-        self.h, self.k, self.v = cfg.heads, cfg.dim_k, cfg.dim // cfg.heads
-        self.to_q = nn.Linear(cfg.dim, self.h * self.k, bias=False)
-        self.to_k = nn.Linear(cfg.dim, self.k, bias=False)
-        self.to_v = nn.Linear(cfg.dim, self.v, bias=False)
-        if cfg.position_lambda:
-            offsets = cfg.window + 1 if cfg.causal else 2 * cfg.window + 1
+        if dim % heads:
+            raise ValueError(f"heads={heads} must divide dim={dim}; choose another heads or change dim")
+        if normalize not in ("softmax", "kernel"):
+            raise ValueError(f"normalize={normalize!r}: use 'softmax' or 'kernel'")
+        self.dim, self.heads, self.dim_k, self.normalize = dim, heads, dim_k, normalize
+        self.position_lambda, self.window, self.causal = position_lambda, window, causal
+        self.h, self.k, self.v = heads, dim_k, dim // heads
+        self.to_q = nn.Linear(dim, self.h * self.k, bias=False)
+        self.to_k = nn.Linear(dim, self.k, bias=False)
+        self.to_v = nn.Linear(dim, self.v, bias=False)
+        if position_lambda:
+            offsets = window + 1 if causal else 2 * window + 1
             # rel_pos[r] = e for relative position m - n = r - window
             self.rel_pos = nn.Parameter(torch.randn(offsets, self.k) * self.k ** -0.5)
+
+    @classmethod
+    def from_config(cls, cfg: LambdaConfig) -> "LambdaMixer":
+        return cls(**{f: getattr(cfg, f) for f in type(cfg).model_fields if f != "freeze"})
 
     def project(self, x: Tensor, mask: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         """Q (B, n, h, k), K (B, m, k) and V (B, m, v), V zeroed at padding."""
@@ -59,38 +79,90 @@ class LambdaMixer(Mixer):
         b, n, _ = x.shape
         q, keys, v = self.project(x, mask)
         valid = mask.unsqueeze(-1)
-        if self.cfg.normalize == "kernel":
-            weights = (F.elu(keys) + 1).masked_fill(~valid, 0.0)  # unnormalised K̄, 0 at padding
-        else:
-            keys = keys.masked_fill(~valid, float("-inf"))
-            if self.cfg.causal:
-                weights = (keys - keys.amax(dim=1, keepdim=True).detach()).exp()  # 0 at padding
-            else:
-                weights = keys.softmax(dim=1)  # K̄ itself
-        if self.cfg.causal:
-            # y_n = Σ_k q_nk / Z_nk · Σ_{m<=n} w_mk v_m with Z_nk = Σ_{m<=n} w_mk: the per-depth
-            # normaliser moves onto the query, leaving an unnormalised causal linear attention
-            # whose keys and values are shared by the heads.
-            z = weights.cumsum(1).clamp_min(1e-12)  # (B, n, k)
-            y = causal_multi_query(q / z.unsqueeze(2), weights, v)  # (B, n, h, v)
-        else:
-            if self.cfg.normalize == "kernel":
-                weights = weights / weights.sum(1, keepdim=True).clamp_min(1e-12)
-            content = weights.transpose(1, 2) @ v  # λc = K̄ᵀ V: (B, k, v)
+        if self.normalize == "softmax" and self.causal:
+            y = causal_softmax_lambda(q, keys.masked_fill(~valid, float("-inf")), v)
+        elif self.normalize == "softmax":
+            content = keys.masked_fill(~valid, float("-inf")).softmax(dim=1).transpose(1, 2) @ v  # λc = K̄ᵀ V
             y = (q.reshape(b, n * self.h, self.k) @ content).view(b, n, self.h, self.v)
-        if self.cfg.position_lambda:
+        else:
+            weights = (F.elu(keys) + 1).masked_fill(~valid, 0.0)  # unnormalised K̄, 0 at padding
+            if self.causal:
+                # y_n = Σ_k q_nk / Z_nk · Σ_{m<=n} w_mk v_m with Z_nk = Σ_{m<=n} w_mk: the per-depth
+                # normaliser moves onto the query, leaving an unnormalised causal linear attention
+                # whose keys and values are shared by the heads.
+                z = weights.cumsum(1).clamp_min(1e-12)  # (B, n, k)
+                y = causal_multi_query(q / z.unsqueeze(2), weights, v)  # (B, n, h, v)
+            else:
+                content = (weights / weights.sum(1, keepdim=True).clamp_min(1e-12)).transpose(1, 2) @ v
+                y = (q.reshape(b, n * self.h, self.k) @ content).view(b, n, self.h, self.v)
+        if self.position_lambda:
             y = y + self.position_output(q, v)
         return y.reshape(b, n, self.h * self.v)
 
     def position_output(self, q: Tensor, v: Tensor) -> Tensor:
         """λp_nᵀ q_n = Σ_r (q_n · e_r) v_{n+r-window}: the position lambdas applied to the
         queries without materialising any λp_n (B, n, h, v)."""
-        w = self.cfg.window
+        w = self.window
         n = v.shape[1]
-        left, right = (w, 0) if self.cfg.causal else (w, w)
+        left, right = (w, 0) if self.causal else (w, w)
         padded = F.pad(v, (0, 0, left, right))  # (B, n + left + right, v); outside the sequence = 0
         scores = q @ self.rel_pos.t()  # (B, n, h, R): q_n · e_r
         out = scores[..., :1] * padded[:, :n].unsqueeze(2)  # (B, n, h, v)
         for r in range(1, left + right + 1):
             out = out.addcmul(scores[..., r:r + 1], padded[:, r:r + n].unsqueeze(2))
         return out
+
+
+def causal_softmax_lambda(q: Tensor, keys: Tensor, v: Tensor, chunk: int = SOFTMAX_CHUNK) -> Tensor:
+    """y_n = Σ_k q_nk Σ_{m<=n} softmax_{m<=n}(K[:, k])_m v_m for q (B, T, h, k), keys (B, T, k)
+    (-inf at padding), v (B, T, v) -> (B, T, h, v), reading no position after n.
+
+    Every weight is exp(K_m - M_n) with M_n the running maximum of the keys up to n, so no
+    exponent is positive and the largest weight of each prefix is exactly 1 (no underflow of
+    the whole prefix, whatever comes later). Within a chunk the weights are explicit; the
+    chunks before carry a state S = Σ exp(K_m - r) v_m (and its normaliser) at the previous
+    chunk's running maximum r <= M_n, rescaled by exp(r - M_n) <= 1 when read.
+    """
+    b, t, h, k = q.shape
+    e = v.shape[-1]
+    c = min(chunk, t)
+    pad = (-t) % c
+    if pad:
+        q = F.pad(q, (0, 0, 0, 0, 0, pad))
+        keys = F.pad(keys, (0, 0, 0, pad), value=float("-inf"))
+        v = F.pad(v, (0, 0, 0, pad))
+    nc = (t + pad) // c
+    run_max = keys.cummax(dim=1).values  # M_n: max over m <= n only
+    run_max = torch.where(torch.isfinite(run_max), run_max, torch.zeros_like(run_max))  # before any real key
+    run_max = run_max.detach()  # a shift: it cancels in the ratio, so no gradient is needed through it
+    kc, mc = keys.view(b, nc, c, k), run_max.view(b, nc, c, k)
+    qc, vc = q.view(b, nc, c, h, k), v.view(b, nc, c, e)
+    tril = torch.ones(c, c, dtype=torch.bool, device=q.device).tril()
+    # inside the chunk: w[n, m, k] = exp(K_m - M_n) for m <= n (K_m <= M_n there), else 0
+    diff = kc.unsqueeze(2) - mc.unsqueeze(3)  # (B, nc, C_n, C_m, k)
+    w = diff.masked_fill(~tril.unsqueeze(-1), float("-inf")).exp()
+    # the chunks before: state at the previous chunk's end maximum r_j, read with exp(r_j - M_n)
+    ends = mc[:, :, -1]  # (B, nc, k): running maximum at each chunk's last position
+    local = (kc - ends.unsqueeze(2)).exp()  # (B, nc, C, k), exponents <= 0
+    chunk_state = local.transpose(-1, -2) @ vc  # (B, nc, k, v): Σ_m exp(K_m - r) v_m within each chunk
+    chunk_norm = local.sum(2)  # (B, nc, k)
+    states, norms = [], []
+    state, norm, ref = vc.new_zeros(b, k, e), vc.new_zeros(b, k), torch.zeros_like(ends[:, 0])
+    for j in range(nc):
+        states.append(state)
+        norms.append(norm)
+        scale = (ref - ends[:, j]).clamp_max(0).exp()  # <= 1: the running maximum never decreases
+        # (only a shift standing in for padding can exceed it, and then the state is still 0)
+        state = state * scale.unsqueeze(-1) + chunk_state[:, j]
+        norm = norm * scale + chunk_norm[:, j]
+        ref = ends[:, j]
+    prev_state, prev_norm = torch.stack(states, 1), torch.stack(norms, 1)  # (B, nc, k, v), (B, nc, k)
+    prev_ref = torch.cat([torch.zeros_like(ends[:, :1]), ends[:, :-1]], 1)  # r_j (0 before the first chunk)
+    carry = (prev_ref.unsqueeze(2) - mc).clamp_max(0).exp()  # (B, nc, C, k): exp(r_j - M_n)
+    z = w.sum(3) + carry * prev_norm.unsqueeze(2)  # Σ_{m<=n} exp(K_m - M_n) >= 1 at real n
+    qn = qc / z.clamp_min(1e-30).unsqueeze(3)  # (B, nc, C, h, k): the normaliser moves onto the query
+    scores = qn @ w.transpose(-1, -2)  # (B, nc, C, h, C_m): Σ_k q'_nhk w_nmk
+    out = scores.reshape(b, nc, c * h, c) @ vc  # (B, nc, C·h, v)
+    out = out.view(b, nc, c, h, e) + (qn * carry.unsqueeze(3)).reshape(b, nc, c * h, k).matmul(prev_state).view(
+        b, nc, c, h, e)
+    return out.reshape(b, nc * c, h, e)[:, :t]

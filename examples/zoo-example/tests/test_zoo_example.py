@@ -9,7 +9,7 @@ import torch
 from pydantic import ValidationError
 
 from zoo_core import create
-from zoo_core.testing import assert_contract
+from zoo_tools.testing import assert_contract
 from zoo_example.configs import PowerMeanConfig, TokenShiftConfig
 
 

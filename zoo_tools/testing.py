@@ -1,6 +1,6 @@
 """The contract kit: checks any registered component against its kind's contract.
 
-    from zoo_core.testing import check_component, assert_contract
+    from zoo_tools.testing import check_component, assert_contract
     results = check_component("mixer", "lambda", heads=2)     # list of CheckResult
     assert_contract("mixer", "my_plugin:fancy")               # raises AssertionError listing failures
 
@@ -11,9 +11,16 @@ moment it is registered; third-party plugins run the same kit in their tests (an
 - embed: encode gives a bool mask matching the lengths and forward gives (B, T, dim);
   a sequence embeds the same alone as inside a padded batch; odd strings ("", emoji,
   mixed scripts) work;
-- mixer: (B, T, D) in -> (B, T, D) out; changing padded positions changes no real output;
-- pool: (B, out_dim) out; padding changes nothing; weights, if returned, sum to 1 over
-  real tokens and are 0 on padding;
+- mixer: (B, T, D) in -> (B, T, D) out; changing padded positions changes no real output,
+  with the padding on the right and on the left; the real outputs are the same whichever
+  side the padding is on (checked with the parameters moved away from their init, which
+  can hide a position tie); a mixer that declares ``causal = True`` is causal by VALUES:
+  replacing the inputs after position t by large values (x1e3) moves no output at <= t
+  (a gradient test misses a detached shift computed over the whole sequence);
+- pool: (B, out_dim) out; padding changes nothing, on either side, and the side does not
+  matter; weights, if returned, sum to 1 over real tokens and are 0 on padding;
+- a mixer or pooler that declares ``needs_right_padding = True`` is checked with right
+  padding only (the composer then moves real tokens to the front before calling it);
 - loss: a finite scalar whose gradient reaches the model outputs it uses;
 - optim: a torch Optimizer that lowers a small regression loss; its state_dict round-trips;
 - all modules: gradients reach every trainable parameter; the config round-trips through JSON.
@@ -27,8 +34,8 @@ from typing import Any, Callable
 
 import torch
 
-from .factory import create
-from .registry import get_registry, normalize_kind
+from zoo_core.factory import create, resolve
+from zoo_core.registry import get_registry, normalize_kind
 
 ODD_TOKENS = [["hello", "world", "zoo"], ["", "🦒", "日本語", "ça"], ["x"], ["mixed", "Кириллица", "عربى", "!!"]]
 B, T, ATOL = 4, 7, 1e-5
@@ -46,8 +53,46 @@ def _lengths() -> list[int]:
     return [T, 3, 1, 5]
 
 
-def _mask(lengths) -> torch.Tensor:
-    return torch.arange(max(lengths)).unsqueeze(0) < torch.tensor(lengths).unsqueeze(1)
+def _mask(lengths, left: bool = False) -> torch.Tensor:
+    t, pos, lens = max(lengths), torch.arange(max(lengths)).unsqueeze(0), torch.tensor(lengths).unsqueeze(1)
+    return pos >= t - lens if left else pos < lens
+
+
+def _sides(obj) -> list[tuple[str, torch.Tensor]]:
+    """The padding layouts a mixer or pooler must handle: right, and left unless it declares
+    ``needs_right_padding``."""
+    sides = [("right", _mask(_lengths()))]
+    if not getattr(obj, "needs_right_padding", False):
+        sides.append(("left", _mask(_lengths(), left=True)))
+    return sides
+
+
+class _Perturbed:
+    """Parameters moved away from their initialisation for the duration of a check (and put
+    back after): an init can hide a defect, e.g. a gMLP's spatial weights start near 0 with a
+    bias equal at every position, so weights tied to row positions only show once trained."""
+
+    def __init__(self, module: torch.nn.Module, scale: float = 0.3):
+        self.module, self.scale = module, scale
+
+    def __enter__(self):
+        self.saved = copy.deepcopy(self.module.state_dict())
+        g = torch.Generator().manual_seed(3)
+        with torch.no_grad():
+            for p in self.module.parameters():
+                if p.is_floating_point():
+                    p.add_(torch.randn(p.shape, generator=g).to(p) * self.scale)
+        return self.module
+
+    def __exit__(self, *exc):
+        self.module.load_state_dict(self.saved)
+
+
+def _to_left(x: torch.Tensor, right: torch.Tensor, left: torch.Tensor) -> torch.Tensor:
+    """The same real tokens, in the same order, moved from a right- to a left-padded layout."""
+    y = torch.zeros_like(x)
+    y[left] = x[right]
+    return y
 
 
 def _grads_reach(module: torch.nn.Module) -> tuple[bool, str]:
@@ -64,10 +109,12 @@ def _run(results: list, label: str, name: str, fn: Callable[[], tuple[bool, str]
     results.append(CheckResult(label, name, bool(ok), detail))
 
 
-def _config_roundtrip(kind: str, name: str, config: dict) -> tuple[bool, str]:
+def _config_roundtrip(kind: str, name: str, config: dict, dim: int) -> tuple[bool, str]:
+    """The resolved config (nested components included) survives JSON, as in config.json."""
+    spec = resolve(kind, name, config, dim)
     comp = get_registry().resolve(kind, name)
-    cfg = comp.config.model_validate(config)
-    again = comp.config.model_validate(json.loads(json.dumps(cfg.model_dump(mode="json"))))
+    cfg = comp.config.model_validate(spec.config)
+    again = comp.config.model_validate(json.loads(json.dumps(spec.config)))
     return cfg == again, "" if cfg == again else f"{cfg!r} != {again!r}"
 
 
@@ -123,12 +170,48 @@ def check_mixer(obj, dim: int) -> list[tuple[str, Callable]]:
 
     def padding():
         obj.eval()
-        g = torch.Generator().manual_seed(0)
-        x = torch.randn(B, T, dim, generator=g)
-        y = x.clone()
-        y[~mask] = torch.randn(int((~mask).sum()), dim, generator=g) * 3
+        for side, m in _sides(obj):
+            g = torch.Generator().manual_seed(0)
+            x = torch.randn(B, T, dim, generator=g)
+            y = x.clone()
+            y[~m] = torch.randn(int((~m).sum()), dim, generator=g) * 3
+            with torch.no_grad():
+                ok, detail = _close(obj(x, m)[m], obj(y, m)[m], f"real outputs after changing padded inputs "
+                                                                f"({side} padding)")
+            if not ok:
+                return ok, detail
+        return True, ""
+
+    def padding_side():
+        if getattr(obj, "needs_right_padding", False):
+            return True, "declares needs_right_padding: right padding only"
+        obj.eval()
+        left = _mask(lengths, left=True)
+        x = torch.randn(B, T, dim, generator=torch.Generator().manual_seed(1))
+        with torch.no_grad(), _Perturbed(obj):
+            return _close(obj(_to_left(x, mask, left), left)[left], obj(x, mask)[mask],
+                          "real outputs with left vs right padding (declare needs_right_padding = True if the "
+                          "component cannot take left padding)")
+
+    def causal_values():
+        obj.eval()
+        long = [T + 9, T + 2]  # two sequences, one padded
+        m = _mask(long)
+        g = torch.Generator().manual_seed(2)
+        x = torch.randn(len(long), max(long), dim, generator=g)
         with torch.no_grad():
-            return _close(obj(x, mask)[mask], obj(y, mask)[mask], "real outputs after changing padded inputs")
+            base = obj(x, m)
+            for t in range(max(long) - 1):
+                y = x.clone()
+                y[:, t + 1:] = torch.randn(len(long), max(long) - t - 1, dim, generator=g) * 1e3
+                out = obj(y, m)
+                keep = m[:, : t + 1]
+                ok, detail = _close(out[:, : t + 1][keep], base[:, : t + 1][keep],
+                                    f"outputs at positions <= {t} after replacing later inputs by values x1e3 "
+                                    f"(causal = True)")
+                if not ok:
+                    return ok, detail
+        return True, ""
 
     def grads():
         obj.train()
@@ -141,7 +224,10 @@ def check_mixer(obj, dim: int) -> list[tuple[str, Callable]]:
             return False, "no gradient reached the input"
         return ok, detail
 
-    return [("shapes", shapes), ("padding", padding), ("gradients", grads)]
+    checks = [("shapes", shapes), ("padding", padding), ("padding_side", padding_side), ("gradients", grads)]
+    if getattr(obj, "causal", False):
+        checks.insert(3, ("causal_values", causal_values))
+    return checks
 
 
 def check_pooler(obj, dim: int) -> list[tuple[str, Callable]]:
@@ -164,11 +250,27 @@ def check_pooler(obj, dim: int) -> list[tuple[str, Callable]]:
 
     def padding():
         obj.eval()
-        x = torch.randn(B, T, dim)
-        y = x.clone()
-        y[~mask] = torch.randn(int((~mask).sum()), dim) * 3
-        with torch.no_grad():
-            return _close(obj(x, mask)[0], obj(y, mask)[0], "pooled vector after changing padded inputs")
+        for side, m in _sides(obj):
+            x = torch.randn(B, T, dim)
+            y = x.clone()
+            y[~m] = torch.randn(int((~m).sum()), dim) * 3
+            with torch.no_grad():
+                ok, detail = _close(obj(x, m)[0], obj(y, m)[0], f"pooled vector after changing padded inputs "
+                                                                f"({side} padding)")
+            if not ok:
+                return ok, detail
+        return True, ""
+
+    def padding_side():
+        if getattr(obj, "needs_right_padding", False):
+            return True, "declares needs_right_padding: right padding only"
+        obj.eval()
+        left = _mask(lengths, left=True)
+        x = torch.randn(B, T, dim, generator=torch.Generator().manual_seed(1))
+        with torch.no_grad(), _Perturbed(obj):
+            return _close(obj(_to_left(x, mask, left), left)[0], obj(x, mask)[0],
+                          "pooled vector with left vs right padding (declare needs_right_padding = True if the "
+                          "component cannot take left padding)")
 
     def grads():
         obj.train()
@@ -181,7 +283,7 @@ def check_pooler(obj, dim: int) -> list[tuple[str, Callable]]:
             return False, "no gradient reached the input"
         return ok, detail
 
-    return [("shapes", shapes), ("padding", padding), ("gradients", grads)]
+    return [("shapes", shapes), ("padding", padding), ("padding_side", padding_side), ("gradients", grads)]
 
 
 def fake_outputs(dim: int = 16, num_classes: int = 4, batch: int = 8) -> tuple[dict, torch.Tensor]:
@@ -280,9 +382,7 @@ def check_component(kind: str, name: str, dim: int = 16, **config: Any) -> list[
     obj = built["obj"]
     for check_name, fn in CHECKS[kind](obj, dim):
         _run(results, label, check_name, fn)
-    comp = get_registry().resolve(kind, name)
-    full = {**config, "dim": dim} if "dim" in comp.config.model_fields else dict(config)
-    _run(results, label, "config_json", lambda: _config_roundtrip(kind, name, full))
+    _run(results, label, "config_json", lambda: _config_roundtrip(kind, name, config, dim))
     return results
 
 
