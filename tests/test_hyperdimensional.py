@@ -5,6 +5,7 @@ import pytest
 import torch
 
 import zoo_core
+from zoo_core.checkpoint import load_model, save_model
 from zoo_core.errors import ZooError
 from zoo_plugins.embedders import chars
 from zoo_plugins.embedders.hyperdimensional import item_memory
@@ -81,3 +82,19 @@ def test_the_frozen_default_meets_every_contract_check_but_gradients():
     results = {r.check: r for r in check_component("embed", "hyperdimensional")}
     assert all(r.ok for name, r in results.items() if name != "gradients"), results
     assert "does not require grad" in results["gradients"].detail  # nothing trains: frozen by default
+
+
+def test_a_saved_model_reloads_with_the_same_codes(tmp_path):
+    """The item memory is rebuilt from the seed (not saved); the projection is saved."""
+    model = zoo_core.build(["embed=hyperdimensional", "embed.hd_dim=512", "embed.projection=learned",
+                            "mixer=[self_attention,switch]", "dim=16"])
+    model.eval()
+    model.labels = ["a", "b"]
+    assert "embed.items" not in model.state_dict() and "embed.proj" in model.state_dict()
+    batch = model.encode([["bonjour", "le", "monde"], ["hallo"]])
+    with torch.no_grad():
+        before = model(batch)["logits"]
+    save_model(model, tmp_path / "m")
+    again = load_model(tmp_path / "m").eval()
+    with torch.no_grad():
+        assert torch.equal(again(again.encode([["bonjour", "le", "monde"], ["hallo"]]))["logits"], before)
