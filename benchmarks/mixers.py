@@ -99,10 +99,13 @@ def zoo_entries(only: set[str] | None) -> list[Entry]:
             return zoo_core.create("mixer", name, dim=D, **cfg, **extra)
         return build
 
-    complexity = {"self_attention": "quadratic", "gmlp": "quadratic", "fnet": "n log n"}
+    # fast_weights and feedback: sequential over tokens, each step attending to all earlier ones
+    complexity = {"self_attention": "quadratic", "gmlp": "quadratic", "fnet": "n log n",
+                  "fast_weights": "quadratic", "feedback": "quadratic"}
     names = [c.name for c in zoo_core.list_components("mixer:*")]
     order = ["self_attention", "linear_attention", "performer", "lambda", "fastformer", "hypermixer", "fnet",
-             "mlp_mixer", "gmlp", "causal_conv", "qrnn", "gru", "lstm", "identity"]
+             "mlp_mixer", "gmlp", "causal_conv", "qrnn", "gru", "lstm", "switch", "fast_weights", "feedback",
+             "identity"]
     names = [n for n in order if n in names] + sorted(set(names) - set(order))
     out = []
     for name in names:
@@ -154,6 +157,12 @@ def peer_entries(only: set[str] | None) -> tuple[list[Entry], list[str]]:
     peer("lambda-networks", "lambda_networks", "lambda+pos", "lambda-networks LambdaLayer r=7",
          lambda m, n: m.LambdaLayer(D, dim_k=16, r=7, heads=H, dim_out=D),
          call=lambda m, x: m(x.transpose(1, 2).unsqueeze(2)).squeeze(2).transpose(1, 2))
+    # top-2 gating with its second expert switched off (threshold 1e9), i.e. Switch's top-1 routing;
+    # experts of the same width as zoo's switch (hidden 2 * dim; its experts are GEGLU)
+    peer("st-moe-pytorch", "st_moe_pytorch", "switch", "st-moe-pytorch MoE top-1",
+         lambda m, n: m.MoE(D, num_experts=4, gating_top_n=2, threshold_train=1e9, threshold_eval=1e9,
+                            expert_hidden_mult=2),
+         call=lambda m, x: m(x)[0])
     return entries, problems
 
 

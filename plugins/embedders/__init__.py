@@ -35,3 +35,12 @@ def zoo_register_components(register):
              post="[MASK] is All You Need; Tales From The Attention World",
              paper="Devlin et al., BERT (NAACL 2019, arXiv:1810.04805); Wang et al., MiniLM "
                    "(NeurIPS 2020, arXiv:2002.10957)")
+    register("embed", "hyperdimensional",
+             factory="zoo_plugins.embedders.hyperdimensional:HyperdimensionalEmbedder.from_config",
+             config=configs.HyperdimensionalConfig,
+             summary="hyperdimensional computing: random bipolar character hypervectors, rotated by position in "
+                     "an n-gram, bound by multiplication, bundled over the token's n-grams (D=10,000); frozen, "
+                     "random or learned projection to dim",
+             post="Hyperdimensional computing: wide embedding meets Hopfield",
+             paper="Kleyko et al., Symbolic Representation and Learning With Hyperdimensional Computing "
+                   "(arXiv:2004.11204); Rahimi et al., ISLPED 2016 (n-gram text encoding)")

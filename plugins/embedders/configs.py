@@ -105,3 +105,20 @@ class BertConfig(ModuleConfig):
 
                 data = {**data, **resolve_source(source, data.get("pinned"))}
         return data
+
+
+class HyperdimensionalConfig(CharConfig):
+    hd_dim: int = Field(10_000, gt=0, description="D, the width of the random bipolar hypervectors (paper: ~10,000)")
+    ngram: int = Field(3, ge=1, le=8, description="n: characters per n-gram (begin/end-of-word markers included); "
+                                                  "a token with fewer symbols is one shorter gram")
+    seed: int = Field(0, ge=0, lt=2**64, description="salt of the random item hypervectors and projection")
+    projection: Literal["random", "learned", "none"] = Field(
+        "random", description="hypervector (D) -> dim: a fixed seeded random projection (nothing trains), the same "
+                              "matrix as a trainable start (learned), or none (needs hd_dim == dim)")
+
+    @model_validator(mode="after")
+    def _width(self):
+        if self.projection == "none" and self.hd_dim != self.dim:
+            raise ValueError(f"projection=none outputs the hypervector itself, so hd_dim={self.hd_dim} must equal "
+                             f"dim={self.dim}; set hd_dim={self.dim} or projection=random|learned")
+        return self

@@ -75,6 +75,27 @@ _MIXERS = [
 ]
 
 
+# issue 17 (the notes posts' layers): keyword-argument classes built by their own from_config,
+# which the factory string names until the core calls from_config itself
+_MIXERS += [
+    ("switch", "switch:SwitchMixer.from_config", configs.SwitchConfig,
+     "Switch feed-forward layer: E experts, each token routed to its top-1 expert (scaled by the router "
+     "probability), capacity with dropped tokens, load-balancing aux loss; expert usage via codebook_usage()",
+     "Deep learning notes 03: Switch, Feedback, and generally transformers",
+     "Fedus et al., Switch Transformers (arXiv:2101.03961)"),
+    ("fast_weights", "fast_weights:FastWeightsMixer.from_config", configs.FastWeightsConfig,
+     "fast-weights RNN: the new state settles in S inner steps under a decaying Hebbian memory of the "
+     "recent states (attention form); causal, sequential",
+     "Fast weights: attend to the recent past",
+     "Ba et al., Using Fast Weights to Attend to the Recent Past (arXiv:1610.06258)"),
+    ("feedback", "feedback:FeedbackMixer.from_config", configs.FeedbackConfig,
+     "feedback memory: attention layers where every layer of token t reads memories (a learned mix of all "
+     "layer states) of earlier tokens; causal, sequential over tokens",
+     "Deep learning notes 03: Switch, Feedback, and generally transformers",
+     "Fan et al., Addressing Some Limitations of Transformers with Feedback Memory (arXiv:2002.09402)"),
+]
+
+
 @hookimpl
 def zoo_register_components(register):
     for name, target, config, summary, post, paper in _MIXERS:

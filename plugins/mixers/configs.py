@@ -187,3 +187,37 @@ class VQConfig(ModuleConfig):
     threshold: float = Field(1.0, ge=0, description="a code whose EMA usage count falls below this is dead and "
                                                    "restarted at a random token state of the batch")
     restart: bool = Field(True, description="random restarts of dead codes (Jukebox section 3.1)")
+
+
+class SwitchConfig(ModuleConfig):
+    experts: int = Field(4, ge=1, description="feed-forward experts E; each token is routed to one of them")
+    hidden: int | None = Field(None, gt=0, description="hidden width d_ff of every expert's feed-forward layer; "
+                                                       "default: 2 * dim")
+    capacity_factor: float = Field(1.25, gt=0, description="training: each expert takes at most "
+                                   "int(capacity_factor * real tokens / experts) tokens of a batch (at least 1); the rest are "
+                                   "dropped (output 0, so the residual passes them through)")
+    eval_capacity_factor: float | None = Field(None, gt=0, description="the same in eval; null: no limit, so a "
+                                               "prediction never depends on the other sequences of its batch")
+    aux_weight: float = Field(0.01, ge=0, description="alpha of the load-balancing loss alpha * E * sum_i f_i P_i "
+                                                      "(paper: 1e-2)")
+    init_scale: float = Field(0.1, gt=0, description="weights ~ truncated normal with std sqrt(init_scale / fan_in) "
+                                                     "(paper: 0.1, a tenth of the usual scale 1.0)")
+
+
+class FastWeightsConfig(ModuleConfig):
+    decay: float = Field(0.95, gt=0, lt=1, description="lambda: fast weights decay A(t) = lambda A(t-1) + eta h hᵀ "
+                                                       "(paper: 0.95)")
+    rate: float = Field(0.5, gt=0, description="eta: fast learning rate of the Hebbian update (paper: 0.5)")
+    inner_steps: int = Field(1, ge=1, le=16, description="S: inner-loop steps that let the new state settle "
+                                                         "(paper: 1)")
+    activation: Literal["relu", "tanh"] = Field("relu", description="nonlinearity f of the recurrence")
+
+
+class FeedbackConfig(ModuleConfig, _HeadsMixin):
+    layers: int = Field(2, ge=1, le=8, description="attention layers L; every layer reads the same memories")
+    heads: int = Field(4, gt=0, description="attention heads; each gets dim / heads channels")
+    hidden: int | None = Field(None, gt=0, description="feed-forward width of every layer; default: 2 * dim")
+
+    @model_validator(mode="after")
+    def _valid(self):
+        return self._check_heads()
