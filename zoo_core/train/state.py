@@ -16,7 +16,8 @@ from pathlib import Path
 
 import torch
 
-from ..checkpoint import atomic_save_tensors, atomic_write_json, load_state_tensors, unpack_sparse
+from ..checkpoint import (atomic_save_tensors, atomic_write_json, load_state_tensors, load_weights_strict,
+                          unpack_sparse)
 from ..errors import ZooError
 from ..runspec import RunSpec
 
@@ -83,7 +84,8 @@ def load_state(out_dir: Path, trainer) -> None:
     saved = json.loads((d / "state.json").read_text())
     tensors = unpack_sparse(load_state_tensors(d / "state.safetensors"))
     trainer.model.embed.load_state_json(saved["embed_state"])
-    trainer.model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")}, strict=True)
+    load_weights_strict(trainer.model, {k[6:]: v for k, v in tensors.items() if k.startswith("model.")},
+                        str(d / "state.safetensors"))
     trainer.optimizer.load_state_dict(join_optimizer_state(
         {k: v for k, v in tensors.items() if k.startswith("optim.")}, saved["optimizer"]))
     trainer.scheduler.load_state_dict(saved["scheduler"])
