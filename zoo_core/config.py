@@ -19,3 +19,15 @@ class ModuleConfig(ComponentConfig):
 
     dim: int = Field(64, gt=0, description="model width; set it for the whole model with the top-level dim=")
     freeze: bool = Field(False, description="freeze this component's weights (requires_grad=False)")
+
+
+# ---- shared validators: config validators and component constructors both call these --------
+def divisors(n: int, limit: int = 8) -> list[int]:
+    """The first ``limit`` divisors of ``n`` (what an error message offers instead)."""
+    return [d for d in range(1, n + 1) if n % d == 0][:limit]
+
+
+def heads_divide_dim(dim: int, heads: int, name: str = "heads") -> None:
+    """Every head (or group) owns a dim/heads slice: ``heads`` must divide ``dim``."""
+    if dim % heads:
+        raise ValueError(f"{name}={heads} must divide dim={dim}; choose {name} from {divisors(dim)} or change dim")
