@@ -7,13 +7,14 @@
 """
 from __future__ import annotations
 
-import math
+import inspect
 from typing import Any
 
 import torch
 from torch import Tensor, nn
 
 from .errors import ZooError
+from .positions import sinusoids
 from .registry import Registry, get_registry
 from .spec import ComponentSpec, ModelSpec, RunSpec, compose
 
@@ -36,7 +37,8 @@ def instantiate(spec: ComponentSpec, registry: Registry | None = None, pretraine
     registry = registry or get_registry()
     comp = registry.resolve(spec.kind, f"{spec.dist}:{spec.name}")
     cfg = comp.config.model_validate(spec.config)
-    obj = comp.load_factory()(cfg)
+    factory = comp.load_factory()
+    obj = factory.from_config(cfg) if _has_from_config(factory) else factory(cfg)
     if pretrained and spec.source is not None:
         from .hub import load_component_weights
 
@@ -45,6 +47,19 @@ def instantiate(spec: ComponentSpec, registry: Registry | None = None, pretraine
         for p in obj.parameters():
             p.requires_grad_(False)
     return obj
+
+
+def _has_from_config(factory) -> bool:
+    """True for a component class built by keyword arguments (``cls.from_config(cfg)``); False for
+    a callable taking the config, and for a class whose constructor still takes ``cfg`` (it
+    inherits ``from_config`` from the base classes but cannot use it)."""
+    if not callable(getattr(factory, "from_config", None)):
+        return False
+    try:
+        params = list(inspect.signature(factory).parameters)
+    except (TypeError, ValueError):
+        return True
+    return params[:1] != ["cfg"]
 
 
 class PositionalEncoding(nn.Module):
@@ -56,12 +71,7 @@ class PositionalEncoding(nn.Module):
         if kind == "learned":
             self.table = nn.Parameter(torch.randn(max_len, dim) * 0.02)
         elif kind == "sinusoidal":
-            pos = torch.arange(max_len).unsqueeze(1).float()
-            freq = torch.exp(torch.arange(0, dim, 2).float() * (-math.log(10000.0) / dim))
-            table = torch.zeros(max_len, dim)
-            table[:, 0::2] = torch.sin(pos * freq)
-            table[:, 1::2] = torch.cos(pos * freq)[:, : dim // 2]
-            self.register_buffer("table", table, persistent=False)
+            self.register_buffer("table", sinusoids(max_len, dim), persistent=False)
 
     def forward(self, x: Tensor) -> Tensor:
         if self.kind == "none":
