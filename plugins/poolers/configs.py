@@ -5,7 +5,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from zoo_core.config import ModuleConfig
+from zoo_core.config import ModuleConfig, heads_divide_dim
 
 
 class MeanConfig(ModuleConfig):
@@ -20,8 +20,7 @@ class SeedAttentionConfig(ModuleConfig):
 
     @model_validator(mode="after")
     def _heads_divide_dim(self):
-        if self.dim % self.heads:
-            raise ValueError(f"heads={self.heads} must divide dim={self.dim}")
+        heads_divide_dim(self.dim, self.heads)
         return self
 
 
@@ -47,8 +46,7 @@ class LatentAttentionConfig(ModuleConfig):
 
     @model_validator(mode="after")
     def _heads_divide_dim(self):
-        if self.dim % self.heads:
-            raise ValueError(f"heads={self.heads} must divide dim={self.dim}")
+        heads_divide_dim(self.dim, self.heads)
         return self
 
 
