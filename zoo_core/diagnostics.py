@@ -472,7 +472,7 @@ def _expected_initial_loss(model, num_classes: int) -> float:
 
 def _loss_floor(model, num_classes: int) -> float:
     """The lowest reachable loss: 0, or the entropy of the smoothed target."""
-    eps = float(getattr(getattr(model.loss, "cfg", None), "label_smoothing", 0.0) or 0.0)
+    eps = float(getattr(model.loss, "label_smoothing", 0.0) or 0.0)
     if eps <= 0:
         return 0.0
     hit, miss = 1 - eps + eps / num_classes, eps / num_classes
