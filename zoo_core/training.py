@@ -95,10 +95,10 @@ def evaluate_tokens(model, token_lists, label_ids, labels, batch_size=256) -> di
 
 
 def sparse_gradient_params(model: nn.Module) -> dict[str, nn.Parameter]:
-    """The trainable parameters of an embedder configured for sparse gradients
-    (``embed.sparse=true``), by their names in ``model``."""
+    """The trainable parameters of an embedder whose gradients are sparse (it sets the
+    attribute ``sparse = True``, e.g. ``embed.sparse=true``), by their names in ``model``."""
     embed = getattr(model, "embed", None)
-    if embed is None or not getattr(getattr(embed, "cfg", None), "sparse", False):
+    if embed is None or not getattr(embed, "sparse", False):
         return {}
     return {f"embed.{n}": p for n, p in embed.named_parameters() if p.requires_grad}
 

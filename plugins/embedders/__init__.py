@@ -1,4 +1,6 @@
-"""Built-in embedders (kind ``embed``): token strings -> (B, T, dim) + padding mask."""
+"""Built-in embedders (kind ``embed``): token strings -> (B, T, dim) + padding mask.
+Each method module's docstring cites its post and paper (``Post:``/``Paper:`` lines); char_cnn,
+whose module is being changed elsewhere, is still cited here."""
 from zoo_core import hookimpl
 
 from . import configs
@@ -8,9 +10,7 @@ from . import configs
 def zoo_register_components(register):
     register("embed", "hash", factory="zoo_plugins.embedders.hash:HashEmbedder", config=configs.HashConfig,
              summary="Bloom-style hashed embedding: any token -> num_bits-bit code -> sum of rows; "
-                     "parameters independent of the vocabulary",
-             post="Word Embeddings: Why Hashing Helps; LambdaNetworks: A Quick Glimpse",
-             paper="Svenstrup et al., Hash Embeddings for Efficient Word Representations (NeurIPS 2017)")
+                     "parameters independent of the vocabulary")
     register("embed", "char_cnn", factory="zoo_plugins.embedders.char_cnn:CharCNNEmbedder",
              config=configs.CharCNNConfig,
              summary="character CNN: char embeddings -> filters of several widths -> max over time -> "
@@ -20,18 +20,11 @@ def zoo_register_components(register):
     register("embed", "char_pos", factory="zoo_plugins.embedders.char_pos:CharPosEmbedder",
              config=configs.CharPosConfig,
              summary="sum over a word's characters of char embedding * sinusoidal position code; "
-                     "spelling variants land close together",
-             post="Character-Level Positional Encoding",
-             paper="Vaswani et al., Attention Is All You Need (NeurIPS 2017), sinusoidal positions")
+                     "spelling variants land close together")
     register("embed", "full", factory="zoo_plugins.embedders.full:FullEmbedder", config=configs.FullConfig,
              summary="vocabulary embedding built by fit() (min_count, max_size, <unk> policy), "
-                     "optionally with sparse gradients",
-             post="PyTorch – Combining Dense And Sparse Gradients; Word Embeddings: Why Hashing Helps",
-             paper="Bengio et al., A Neural Probabilistic Language Model (JMLR 2003)")
+                     "optionally with sparse gradients")
     register("embed", "bert", factory="zoo_plugins.embedders.bert:BertEmbedder", config=configs.BertConfig,
              summary="pretrained BERT-family encoder from outside zoo (config.json + model.safetensors + "
                      "tokenizer.json, e.g. all-MiniLM-L6-v2): WordPiece -> frozen Transformer -> states per word "
-                     "(or per word-piece) -> projection to dim",
-             post="[MASK] is All You Need; Tales From The Attention World",
-             paper="Devlin et al., BERT (NAACL 2019, arXiv:1810.04805); Wang et al., MiniLM "
-                   "(NeurIPS 2020, arXiv:2002.10957)")
+                     "(or per word-piece) -> projection to dim")
