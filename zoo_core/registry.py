@@ -63,15 +63,18 @@ _KEY_LINE = re.compile(r"^([A-Z][a-z]*(?: [a-z]+)?):(?:\s+(.*))?$")  # "Post: ..
 def citation_lines(doc: str | None) -> dict[str, str]:
     """``{"post": ..., "paper": ...}`` from a docstring's ``Post:``/``Posts:`` and ``Paper:``/``Papers:``
     lines. A value continues on the following lines until a blank line or the next ``Key:`` line;
-    its lines are joined by single spaces. A key given twice keeps both values, joined by "; "."""
+    its lines are joined by single spaces. Inside an open double quote (a wrapped title such as
+    "Fastformer: Additive ...") a line continues the value even when it looks like ``Key:``.
+    A key given twice keeps both values, joined by "; "."""
     found: dict[str, list[str]] = {}
     current: list[str] | None = None
     for raw in (doc or "").splitlines():
         line = raw.strip()
         match = _KEY_LINE.match(line)
+        quoted = current is not None and sum(part.count('"') for part in current) % 2 == 1
         if not line:
             current = None
-        elif match:
+        elif match and not quoted:
             key = _CITATION_KEYS.get(match.group(1).lower())
             current = None if key is None else [match.group(2) or ""]
             if current is not None:
