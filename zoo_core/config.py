@@ -5,7 +5,7 @@ is what ``zoo info`` shows.
 """
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 
 class ComponentConfig(BaseModel):
@@ -31,3 +31,13 @@ def heads_divide_dim(dim: int, heads: int, name: str = "heads") -> None:
     """Every head (or group) owns a dim/heads slice: ``heads`` must divide ``dim``."""
     if dim % heads:
         raise ValueError(f"{name}={heads} must divide dim={dim}; choose {name} from {divisors(dim)} or change dim")
+
+
+class HeadsConfig(ModuleConfig):
+    """A module config whose ``heads`` (each subclass declares the field, with its own default
+    and description) must divide ``dim``: every head owns a dim/heads slice."""
+
+    @model_validator(mode="after")
+    def _heads_divide_dim(self):
+        heads_divide_dim(self.dim, self.heads)
+        return self

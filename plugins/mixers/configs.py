@@ -11,7 +11,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from zoo_core.config import ModuleConfig, heads_divide_dim
+from zoo_core.config import HeadsConfig, ModuleConfig, heads_divide_dim
 
 
 def check_conv(dim: int, kernel_size: int, dilation: int, groups: int, causal: bool,
@@ -38,20 +38,11 @@ def check_recurrent(dim: int, causal: bool, bidirectional: bool, reverse: bool) 
         raise ValueError(f"bidirectional=true splits dim={dim} between two directions; use an even dim")
 
 
-class _HeadsConfig(ModuleConfig):
-    """A config with ``heads``, which must divide ``dim``: every head owns a dim/heads slice."""
-
-    @model_validator(mode="after")
-    def _heads_divide_dim(self):
-        heads_divide_dim(self.dim, self.heads)
-        return self
-
-
 class IdentityConfig(ModuleConfig):
     pass
 
 
-class SelfAttentionConfig(_HeadsConfig):
+class SelfAttentionConfig(HeadsConfig):
     heads: int = Field(4, gt=0, description="attention heads; each gets dim / heads channels")
     causal: bool = Field(False, description="position t attends only to positions <= t")
     drop_head: float = Field(0.0, ge=0.0, lt=1.0, description=(
@@ -60,12 +51,12 @@ class SelfAttentionConfig(_HeadsConfig):
     bias: bool = Field(True, description="biases in the q/k/v and output projections")
 
 
-class LinearAttentionConfig(_HeadsConfig):
+class LinearAttentionConfig(HeadsConfig):
     heads: int = Field(4, gt=0, description="attention heads; each gets dim / heads channels")
     causal: bool = Field(False, description="position t attends only to positions <= t (prefix sums)")
 
 
-class LambdaConfig(_HeadsConfig):
+class LambdaConfig(HeadsConfig):
     heads: int = Field(4, gt=0, description="query heads |h|; the value depth |v| is dim / heads")
     dim_k: int = Field(16, gt=0, description="query/key depth |k|")
     normalize: Literal["softmax", "kernel"] = Field(
@@ -105,11 +96,11 @@ class FNetConfig(ModuleConfig):
     pass
 
 
-class FastformerConfig(_HeadsConfig):
+class FastformerConfig(HeadsConfig):
     heads: int = Field(4, gt=0, description="attention heads; each gets dim / heads channels")
 
 
-class PerformerConfig(_HeadsConfig):
+class PerformerConfig(HeadsConfig):
     heads: int = Field(4, gt=0, description="attention heads; each gets dim / heads channels")
     features: int | None = Field(None, gt=0, description=(
         "random features m per head; more approximate softmax attention better; "

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import torch
 from torch import Tensor, nn
-from torch.nn import functional as F
 
 from zoo_core.interfaces import Mixer
 
