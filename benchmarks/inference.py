@@ -77,14 +77,9 @@ def main(argv=None) -> None:
 
     torch.set_num_threads(1)
     sys.path.insert(0, str(ROOT))
-<<<<<<< HEAD
     from zoo_core import load as load_model
-    from zoo_tools.export import export, input_names
     from zoo_core.overrides import compose
-=======
     from zoo_tools.export import export, input_names
-    from zoo_core.overrides import compose
->>>>>>> tools
     from zoo_core.tokenize import Tokenizer
     from zoo_core.train.loop import Trainer
     from zoo_plugins.datasets.langid import load

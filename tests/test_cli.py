@@ -91,7 +91,8 @@ def test_plugins_requirements_are_pinnable():
     assert all("==" in l for l in lines)
 
 
-@pytest.mark.parametrize("args", [["--help"], ["list"], ["info", "mixer:lambda"], ["plugins"]])
+@pytest.mark.parametrize("args", [["--help"], ["list"], ["info", "mixer:lambda"], ["info", "mixer:self_attention"],
+                                  ["plugins"]])
 def test_help_list_info_do_not_import_torch(args):
     code = ("import sys\nfrom zoo_cli.main import main\nsys.argv=['zoo']\n"
             f"try:\n    main({args!r})\nexcept SystemExit:\n    pass\n"
@@ -111,3 +112,12 @@ def test_unknown_command_and_option_are_usage_errors_without_traceback():
     assert "No such command 'trian'" in r.stderr and "train" in r.stderr
     r = run_zoo("build", "--outt", "x")
     assert r.returncode == 2 and "Traceback" not in r.stderr and "--outt" in r.stderr
+
+
+def test_info_shows_the_citation_of_the_method_docstring():
+    r = run_zoo("info", "mixer:self_attention")
+    assert r.returncode == 0, r.stderr
+    post = next(l for l in r.stdout.splitlines() if l.startswith("post:"))
+    paper = next(l for l in r.stdout.splitlines() if l.startswith("paper:"))
+    assert '"Attention: Drop Heads Not Dimensions"' in post and "Let's Make AI Green (Again)" in post
+    assert "arXiv:1706.03762" in paper and "2020.findings-emnlp.178" in paper

@@ -491,3 +491,25 @@ def test_caches_are_safe_for_concurrent_callers(name):
     for batch, got in zip(batches, results):
         want = reference.encode(batch)
         assert all(torch.equal(got[k], want[k]) for k in want)
+
+
+def test_embedders_stand_alone_and_say_whether_their_gradients_are_sparse():
+    from zoo_core.training import sparse_gradient_params
+    from zoo_plugins.embedders.full import FullEmbedder
+    from zoo_plugins.embedders.hash import HashEmbedder
+
+    torch.manual_seed(0)
+    direct = HashEmbedder(dim=8, num_bits=32, importance=True, sparse=True)
+    torch.manual_seed(0)
+    registered = zoo_core.create("embed", "hash", dim=8, num_bits=32, importance=True, sparse=True)
+    batch = [["a", "b"], ["c"]]
+    assert torch.equal(direct(direct.encode(batch)), registered(registered.encode(batch)))
+    assert direct.sparse and not FullEmbedder(dim=8).sparse
+
+    class Model(torch.nn.Module):
+        def __init__(self, embed):
+            super().__init__()
+            self.embed = embed
+
+    assert set(sparse_gradient_params(Model(direct))) == {"embed.weight", "embed.importance"}
+    assert sparse_gradient_params(Model(FullEmbedder(dim=8))) == {}

@@ -330,3 +330,18 @@ def test_combined_loss_errors_name_the_problem():
     assert "did you mean 'cross_entropy'" in text and "loss.nope" in text
     with pytest.raises(ZooError, match="cannot be a term"):
         zoo_core.build(["loss=cross_entropy+combined"])
+
+
+def test_loss_classes_stand_alone_with_their_config_fields_as_attributes():
+    from zoo_plugins.losses.cross_entropy import CrossEntropyLoss
+    from zoo_plugins.losses.prototypical import PrototypicalLoss
+
+    logits, target = torch.randn(4, 3), torch.tensor([0, 2, 1, 2])
+    direct = CrossEntropyLoss(label_smoothing=0.2)
+    assert direct.label_smoothing == 0.2  # diagnostics read the loss floor from it
+    assert torch.equal(direct({"logits": logits}, target),
+                       zoo_core.create("loss", "cross_entropy", label_smoothing=0.2)({"logits": logits}, target))
+    assert torch.equal(direct({"logits": logits}, target),
+                       F.cross_entropy(logits, target, label_smoothing=0.2))
+    proto = PrototypicalLoss(distance="cosine", shots=1)
+    assert (proto.shots, proto.distance, proto.scale) == (1, "cosine", 10.0)

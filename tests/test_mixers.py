@@ -5,7 +5,9 @@ Small dims and lengths throughout: the whole file runs in seconds on two cores.
 """
 from __future__ import annotations
 
+import importlib
 import math
+import re
 
 import pytest
 import torch
@@ -172,7 +174,7 @@ def _heads(mixer, x, mask):
         mixer(x, mask)
     finally:
         handle.remove()
-    return seen["x"].view(x.shape[0], x.shape[1], mixer.h, mixer.d)
+    return seen["x"].view(x.shape[0], x.shape[1], mixer.heads, mixer.head_dim)
 
 
 @pytest.mark.parametrize("causal", [False, True])
@@ -675,3 +677,36 @@ def test_configs_import_no_torch():
     code = "import sys, zoo_plugins.mixers, zoo_plugins.mixers.configs; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "False"
+
+
+# ---------------------------------------------------------------------------------------
+# the plugin API: a mixer class stands alone (keyword arguments), validated as its config is
+# ---------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("target,kwargs", [
+    ("self_attention:SelfAttentionMixer", {"heads": 2, "causal": True}),
+    ("performer:PerformerMixer", {"heads": 4, "features": 12}),
+    ("gru:GRUMixer", {"causal": False, "bidirectional": True}),
+    ("causal_conv:CausalConvMixer", {"kernel_size": 3, "groups": 4}),
+])
+def test_mixer_built_from_keywords_equals_the_registered_one(target, kwargs):
+    module, _, cls = target.partition(":")
+    mixer_class = getattr(importlib.import_module(f"zoo_plugins.mixers.{module}"), cls)
+    torch.manual_seed(0)
+    direct = mixer_class(dim=D, **kwargs).eval()
+    registered = build(module, **kwargs)
+    x, mask = torch.randn(2, 5, D), lengths_mask([5, 3])
+    assert torch.equal(direct(x, mask), registered(x, mask))
+
+
+@pytest.mark.parametrize("target,kwargs,fix", [
+    ("self_attention:SelfAttentionMixer", {"heads": 5}, "heads=5 must divide dim=16; choose heads from"),
+    ("causal_conv:CausalConvMixer", {"groups": 3}, "groups=3 must divide dim=16"),
+    ("qrnn:QRNNMixer", {"causal": False, "kernel_size": 2}, "use an odd kernel_size"),
+    ("lstm:LSTMMixer", {"reverse": True}, "set causal=false"),
+])
+def test_mixer_constructors_check_what_their_configs_check(target, kwargs, fix):
+    module, _, cls = target.partition(":")
+    mixer_class = getattr(importlib.import_module(f"zoo_plugins.mixers.{module}"), cls)
+    with pytest.raises(ValueError, match=re.escape(fix)):
+        mixer_class(dim=16, **kwargs)

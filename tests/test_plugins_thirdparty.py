@@ -86,7 +86,7 @@ def test_example_plugin_passes_its_own_tests(site):
     r = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(EXAMPLE / "tests")],
                        capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(site)}, cwd=EXAMPLE)
     assert r.returncode == 0, r.stdout[-3000:]
-    assert "15 passed" in r.stdout
+    assert "16 passed" in r.stdout
 
 
 def test_zoo_check_a_distribution_passes_and_names_its_components(site):

@@ -295,3 +295,20 @@ def test_options_meet_the_contract(name, cfg):
 def test_heads_must_divide_dim():
     with pytest.raises(zoo_core.ZooError, match="heads"):
         zoo_core.create("pool", "latent_attention", dim=10, heads=3)
+
+
+def test_pooler_classes_stand_alone_and_check_heads():
+    from zoo_plugins.poolers.latent_attention import LatentAttentionPooler
+    from zoo_plugins.poolers.seed_attention import SeedAttentionPooler
+
+    torch.manual_seed(0)
+    direct = SeedAttentionPooler(dim=8, heads=2, scale=5.0)
+    torch.manual_seed(0)
+    registered = zoo_core.create("pool", "seed_attention", dim=8, heads=2, scale=5.0)
+    x, mask = torch.randn(2, 4, 8), torch.tensor([[1, 1, 1, 0], [1, 1, 1, 1]], dtype=torch.bool)
+    assert all(torch.equal(a, b) for a, b in zip(direct(x, mask), registered(x, mask)))
+    assert LatentAttentionPooler(dim=8, num_latents=3).out_dim == 24
+    with pytest.raises(ValueError, match=r"heads=3 must divide dim=8; choose heads from \[1, 2, 4, 8\]"):
+        LatentAttentionPooler(dim=8, heads=3)
+    with pytest.raises(zoo_core.ZooError, match="choose heads from"):
+        zoo_core.create("pool", "seed_attention", dim=8, heads=3)

@@ -131,3 +131,58 @@ def test_builtin_registry_is_plugin_based_and_core_imports_no_plugin():
     core = Path(zoo_core.__file__).parent
     for path in core.glob("*.py"):
         assert "zoo_plugins" not in path.read_text(), f"{path.name} imports a built-in plugin"
+
+
+# ---- citations read from the method's source ---------------------------------------------
+CITED = '''"""A method module.
+
+Posts: "First Post"; "Second
+Post" (a note)
+Paper: Someone et al., "A Title
+Continued: Here", 2020
+Shape contract: not part of the citation.
+
+Paper: a second paper line
+"""
+raise RuntimeError("the registry must read this file, never import it")
+'''
+
+
+def test_citation_lines_continue_until_a_blank_line_or_the_next_key():
+    from zoo_core.registry import citation_lines
+
+    got = citation_lines(CITED.split('"""')[1])
+    assert got == {"post": '"First Post"; "Second Post" (a note)',
+                   "paper": 'Someone et al., "A Title Continued: Here", 2020; a second paper line'}
+    assert citation_lines(None) == {} and citation_lines("One line.\n\nPost:") == {"post": ""}
+
+
+def test_citation_is_read_from_the_factory_source_without_importing_it(tmp_path, monkeypatch):
+    from zoo_core.registry import Component, factory_citation
+
+    (tmp_path / "zoo_cited_method.py").write_text(CITED, encoding="utf-8")
+    (tmp_path / "zoo_uncited_method.py").write_text("x = 1\n", encoding="utf-8")
+    (tmp_path / "zoo_cited_functions.py").write_text(
+        '"""Post: the module\'s post\nPaper: the module\'s paper"""\n\n'
+        'def maker(cfg):\n    """Paper: the maker\'s own paper"""\n    return cfg\n', encoding="utf-8")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    cited = factory_citation("zoo_cited_method:Method")
+    assert cited["post"].startswith('"First Post"') and "zoo_cited_method" not in sys.modules
+    assert factory_citation("zoo_uncited_method:Method") == {}  # no docstring: no citation
+    assert factory_citation("zoo_no_such_module:Method") == {}
+    import zoo_cited_functions
+
+    assert factory_citation(zoo_cited_functions.maker) == {"post": "the module\'s post",
+                                                          "paper": "the maker\'s own paper"}
+    comp = Component("mixer", "m", "d", "1", "zoo_cited_method:Method", dict, "", "", "")
+    assert comp.post.startswith('"First Post"') and comp.paper.endswith("a second paper line")
+    explicit = Component("mixer", "m", "d", "1", "zoo_cited_method:Method", dict, "", "registered", "")
+    assert explicit.post == "registered" and explicit.paper.startswith("Someone")
+
+
+def test_every_builtin_component_cites_a_post_and_a_paper():
+    import zoo_core
+
+    for c in zoo_core.get_registry().all_components():
+        if c.dist == "zoo-nlp":
+            assert c.post and c.paper, c.key

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any, Iterator
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
 
 COMPONENT_KIND = "zoo_component_kind"  # json_schema_extra key that marks a nested-component field
 
@@ -90,12 +90,23 @@ def component_kind_of(field) -> str | None:
     return extra.get(COMPONENT_KIND) if isinstance(extra, dict) else None
 
 
-# ---- shared validators -----------------------------------------------------------------
+# ---- shared validators: config validators and component constructors both call these --------
 def divisors(n: int, limit: int = 8) -> list[int]:
+    """The first ``limit`` divisors of ``n`` (what an error message offers instead)."""
     return [d for d in range(1, n + 1) if n % d == 0][:limit]
 
 
-def heads_divide_dim(dim: int, heads: int) -> None:
-    """Every head owns a dim/heads slice: ``heads`` must divide ``dim``."""
+def heads_divide_dim(dim: int, heads: int, name: str = "heads") -> None:
+    """Every head (or group) owns a dim/heads slice: ``heads`` must divide ``dim``."""
     if dim % heads:
-        raise ValueError(f"heads={heads} must divide dim={dim}; choose heads from {divisors(dim)} or change dim")
+        raise ValueError(f"{name}={heads} must divide dim={dim}; choose {name} from {divisors(dim)} or change dim")
+
+
+class HeadsConfig(ModuleConfig):
+    """A module config whose ``heads`` (each subclass declares the field, with its own default
+    and description) must divide ``dim``: every head owns a dim/heads slice."""
+
+    @model_validator(mode="after")
+    def _heads_divide_dim(self):
+        heads_divide_dim(self.dim, self.heads)
+        return self

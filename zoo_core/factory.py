@@ -14,6 +14,7 @@ No other module resolves components.
 from __future__ import annotations
 
 import difflib
+import inspect
 import typing
 from typing import Any
 
@@ -178,13 +179,26 @@ def build(spec: ComponentSpec, *, pretrained: bool = True, registry: Registry | 
     comp = reg.resolve(spec.kind, f"{spec.dist}:{spec.name}")
     cfg = spec._validated if spec._validated is not None else _config_of(comp, spec, reg)
     factory = comp.load_factory()
-    obj = factory.from_config(cfg) if hasattr(factory, "from_config") else factory(cfg)
+    obj = factory.from_config(cfg) if _has_from_config(factory) else factory(cfg)
     if pretrained and spec.source is not None:
         _load_pretrained_part(obj, spec)
     if getattr(cfg, "freeze", False) and hasattr(obj, "parameters"):
         for p in obj.parameters():
             p.requires_grad_(False)
     return obj
+
+
+def _has_from_config(factory) -> bool:
+    """True for a component class built by keyword arguments (``cls.from_config(cfg)``); False for
+    a callable taking the config, and for a class whose constructor still takes ``cfg`` (a plugin
+    written for zoo 0.1: it inherits ``from_config`` from the base classes but cannot use it)."""
+    if not callable(getattr(factory, "from_config", None)):
+        return False
+    try:
+        params = list(inspect.signature(factory).parameters)
+    except (TypeError, ValueError):
+        return True
+    return params[:1] != ["cfg"]
 
 
 def _load_pretrained_part(obj, spec: ComponentSpec) -> None:

@@ -1,5 +1,7 @@
-"""The contracts of the five component kinds. Every component's factory is called with its
-validated pydantic config and returns an object following one of these contracts.
+"""The contracts of the five component kinds. A component class takes keyword arguments
+matching its config's fields (``LambdaMixer(dim=64, heads=4)``) and is built from its
+validated pydantic config by ``from_config`` (inherited, ``FromConfig``); an optimizer maker
+is a plain function called with the config.
 
 Shapes: B batch, T tokens, D model width (``dim``). ``mask`` is a bool tensor (B, T),
 True at real tokens, False at padding. Every sequence has at least one real token.
@@ -26,7 +28,17 @@ import torch
 from torch import Tensor, nn
 
 
-class Embedder(nn.Module):
+class FromConfig:
+    """``from_config(cfg)``: the component from its validated config, each field (but ``freeze``,
+    which the core applies) passed as the keyword argument of the same name. Override it only
+    where fields do not map one to one onto the constructor's arguments."""
+
+    @classmethod
+    def from_config(cls, cfg):
+        return cls(**{f: getattr(cfg, f) for f in type(cfg).model_fields if f != "freeze"})
+
+
+class Embedder(FromConfig, nn.Module):
     dim: int
 
     def encode(self, batch: list[list[str]]) -> dict[str, Tensor]:  # pragma: no cover - abstract
@@ -59,14 +71,14 @@ class Embedder(nn.Module):
         return torch.device("cpu")
 
 
-class Mixer(nn.Module):
+class Mixer(FromConfig, nn.Module):
     dim: int
 
     def forward(self, x: Tensor, mask: Tensor) -> Tensor:  # pragma: no cover - abstract
         raise NotImplementedError
 
 
-class Pooler(nn.Module):
+class Pooler(FromConfig, nn.Module):
     dim: int
 
     @property
@@ -77,7 +89,7 @@ class Pooler(nn.Module):
         raise NotImplementedError
 
 
-class Loss(nn.Module):
+class Loss(FromConfig, nn.Module):
     needs_head: bool = True
 
     def forward(self, outputs: dict[str, Tensor], target: Tensor) -> Tensor:  # pragma: no cover

@@ -12,7 +12,6 @@ loading: ``save_pretrained`` always writes weights, config.json and the model ca
 """
 from __future__ import annotations
 
-import math
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -22,19 +21,10 @@ from torch import Tensor, nn
 
 from . import checkpoint, factory, hub
 from .errors import ZooError
+from .positions import sinusoids
 from .refs import is_hub_text, parse_hub
 from .registry import Registry
 from .runspec import RunSpec
-
-
-def sinusoids(length: int, dim: int) -> Tensor:
-    """Vaswani et al.'s sinusoidal table (length, dim): sin on even channels, cos on odd."""
-    pos = torch.arange(length).unsqueeze(1).float()
-    freq = torch.exp(torch.arange(0, dim, 2).float() * (-math.log(10000.0) / dim))
-    table = torch.zeros(length, dim)
-    table[:, 0::2] = torch.sin(pos * freq)
-    table[:, 1::2] = torch.cos(pos * freq)[:, : dim // 2]
-    return table
 
 
 class PositionalEncoding(nn.Module):

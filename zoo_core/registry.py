@@ -11,13 +11,10 @@ error listing the qualified choices ``dist:name``.
 """
 from __future__ import annotations
 
-import ast
 import fnmatch
-import functools
 import importlib
 import importlib.util
 import os
-import re
 import warnings
 from dataclasses import dataclass, field
 from importlib import metadata
@@ -26,6 +23,7 @@ from typing import Any, Callable
 import pluggy
 
 from . import hookspecs
+from .citations import factory_citation
 from .errors import ZooError, ZooPluginWarning, did_you_mean
 from .refs import normalize_dist, parse_ref
 
@@ -47,32 +45,6 @@ def import_object(target: str | Callable) -> Any:
     for part in attr.split(".") if attr else []:
         obj = getattr(obj, part)
     return obj
-
-
-@functools.lru_cache(maxsize=None)
-def citation_of(target: str) -> dict[str, str]:
-    """``Post:``/``Posts:`` and ``Paper:`` lines of a factory module's docstring, read from its
-    source without importing it (so no torch). A value continues on the following lines
-    until a blank line or the next ``Key:`` line."""
-    module_name = target.partition(":")[0]
-    try:
-        spec = importlib.util.find_spec(module_name)
-        with open(spec.origin, encoding="utf-8") as f:
-            doc = ast.get_docstring(ast.parse(f.read())) or ""
-    except (ImportError, AttributeError, TypeError, ValueError, OSError, SyntaxError):
-        return {}
-    found: dict[str, list[str]] = {}
-    current = None
-    for line in doc.splitlines():
-        m = re.match(r"^(Posts?|Papers?):\s*(.*)$", line.strip())
-        if m:
-            current = "post" if m[1].startswith("Post") else "paper"
-            found.setdefault(current, []).append(m[2])
-        elif current and line.strip() and not re.match(r"^[A-Z][\w ]*:\s", line.strip()):
-            found[current].append(line.strip())
-        else:
-            current = None
-    return {k: " ".join(" ".join(v).split()) for k, v in found.items()}
 
 
 @dataclass(frozen=True)
@@ -106,7 +78,7 @@ class Component:
         return self.cited_paper or self._docstring().get("paper", "")
 
     def _docstring(self) -> dict[str, str]:
-        return citation_of(self.factory) if isinstance(self.factory, str) else {}
+        return factory_citation(self.factory)
 
     def load_factory(self) -> Callable:
         return import_object(self.factory)

@@ -2,12 +2,14 @@
 layout (``config.json`` + ``model.safetensors`` + ``tokenizer.json``), e.g.
 sentence-transformers/all-MiniLM-L6-v2, as an embedder usable under any pooler.
 
-Post: "[MASK] is All You Need" (masked-language-model encoders). Papers: Devlin et al., "BERT:
-Pre-training of Deep Bidirectional Transformers for Language Understanding", NAACL 2019
-(arXiv:1810.04805): the architecture below; Wang et al., "MiniLM: Deep Self-Attention
-Distillation for Task-Agnostic Compression of Pre-Trained Transformers", NeurIPS 2020
-(arXiv:2002.10957): the 6-layer, 384-wide encoder all-MiniLM-L6-v2 starts from; Reimers &
-Gurevych, "Sentence-BERT", EMNLP 2019 (arXiv:1908.10084): mean-pooled sentence embeddings.
+Posts: "[MASK] is All You Need" (masked-language-model encoders); "Tales From The Attention
+World"
+Papers: Devlin et al., "BERT: Pre-training of Deep Bidirectional Transformers for Language
+Understanding", NAACL 2019 (arXiv:1810.04805): the architecture below; Wang et al., "MiniLM:
+Deep Self-Attention Distillation for Task-Agnostic Compression of Pre-Trained Transformers",
+NeurIPS 2020 (arXiv:2002.10957): the 6-layer, 384-wide encoder all-MiniLM-L6-v2 starts from;
+Reimers & Gurevych, "Sentence-BERT", EMNLP 2019 (arXiv:1908.10084): mean-pooled sentence
+embeddings
 
     pieces = WordPiece([CLS] w_1 ... w_n [SEP])                 tokenizer.json (``tokenizers``)
     x = LayerNorm(E_word[p] + E_pos[i] + E_type[0])
@@ -46,7 +48,7 @@ import hashlib
 import json
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import torch
 from torch import Tensor, nn
@@ -55,7 +57,7 @@ from torch.nn import functional as F
 from zoo_core.errors import ZooError
 from zoo_core.interfaces import Embedder
 
-from .configs import DEFAULT_BERT_SOURCE, BertConfig
+from .configs import DEFAULT_BERT_SOURCE
 
 FILES = ("config.json", "model.safetensors", "tokenizer.json")
 PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".pkl", ".pickle", ".ckpt")
@@ -316,25 +318,29 @@ def _tokenizer_from(text: str, max_pieces: int, where: str):
 
 
 class BertEmbedder(Embedder):
-    def __init__(self, cfg: BertConfig):
+    def __init__(self, *, dim: int = 64, source: str = DEFAULT_BERT_SOURCE, states: Literal["words", "pieces"] = "words",
+                 freeze_encoder: bool = True, max_pieces: int | None = None, encoder: dict[str, object] | None = None,
+                 pinned: str | None = None):
+        """``encoder`` (the architecture) and ``pinned`` are what ``BertConfig`` records when it
+        resolves ``source``: build from the config (``from_config``), or pass them yourself."""
         super().__init__()
-        self.cfg, self.dim = cfg, cfg.dim
-        where = _where(cfg.source)
-        if cfg.encoder is None:
+        self.dim, self.source, self.states = dim, source, states
+        where = _where(source)
+        if encoder is None:
             raise ZooError(f"{where}: the config was not resolved (no 'encoder'); build it with zoo_core.create or "
                            f"zoo build, which read the source's config.json")
-        arch = architecture(cfg.encoder, f"{where} (recorded encoder)")
+        arch = architecture(encoder, f"{where} (recorded encoder)")
         self.encoder = BertEncoder(arch)
         hidden = arch["hidden_size"]
-        self.proj = nn.Linear(hidden, cfg.dim) if hidden != cfg.dim else None
-        self.max_pieces = min(cfg.max_pieces or arch["max_position_embeddings"], arch["max_position_embeddings"])
+        self.proj = nn.Linear(hidden, dim) if hidden != dim else None
+        self.max_pieces = min(max_pieces or arch["max_position_embeddings"], arch["max_position_embeddings"])
         self._tokenizer, self._tokenizer_text = None, None
         # Without usable files here, a checkpoint being loaded brings weights and tokenizer
         # (load_state_json, then the strict state dict); anything else stops at encode().
-        folder, _ = locate(cfg.source, cfg.pinned)
+        folder, _ = locate(source, pinned)
         self._absent = f"{where}: the encoder's files are not on this machine" if folder is None else None
         if folder is not None:
-            found = architecture(_read_json(folder / "config.json", cfg.source), where)
+            found = architecture(_read_json(folder / "config.json", source), where)
             changed = sorted(k for k in arch if found.get(k) != arch[k])
             if changed:
                 self._absent = (f"{where}: the encoder there differs from the recorded one ({', '.join(changed)}); "
@@ -342,7 +348,7 @@ class BertEmbedder(Embedder):
             else:
                 self.encoder.load_hf(folder / "model.safetensors", where)
                 self._set_tokenizer((folder / "tokenizer.json").read_text(encoding="utf-8"), where)
-        if cfg.freeze_encoder:
+        if freeze_encoder:
             self.encoder.requires_grad_(False)
 
     # ---- tokenizer ---------------------------------------------------------------------
@@ -364,7 +370,7 @@ class BertEmbedder(Embedder):
     def load_state_json(self, state: dict[str, Any]) -> None:
         if not state:
             return
-        where = f"bert embedder state ({_where(self.cfg.source)})"
+        where = f"bert embedder state ({_where(self.source)})"
         if state.get("format") != STATE_FORMAT or set(state) != {"format", "tokenizer", "tokenizer_sha256"}:
             raise ValueError(f"{where}: unreadable (format={state.get('format')!r}, keys {sorted(state)}); expected "
                              f"format {STATE_FORMAT} with 'tokenizer' and 'tokenizer_sha256'")
@@ -382,7 +388,7 @@ class BertEmbedder(Embedder):
 
     def state_tokens(self, batch: list[list[str]]) -> list[list[str]]:
         """A label for each state forward() returns: the tokens (states=words) or the pieces."""
-        return [list(s) for s in batch] if self.cfg.states == "words" else self.pieces(batch)
+        return [list(s) for s in batch] if self.states == "words" else self.pieces(batch)
 
     # ---- contract ----------------------------------------------------------------------
     def encode(self, batch: list[list[str]]) -> dict[str, Tensor]:
@@ -399,7 +405,7 @@ class BertEmbedder(Embedder):
         lengths = torch.tensor([len(e.ids) for e in encs])
         piece_mask = torch.arange(p).unsqueeze(0) < lengths.unsqueeze(1)
         out = {"ids": ids, "type_ids": type_ids, "piece_mask": piece_mask, "word_of_piece": word_of_piece}
-        if self.cfg.states == "pieces":
+        if self.states == "pieces":
             return {**out, "mask": piece_mask}
         words = torch.tensor([len(s) for s in batch])
         return {**out, "mask": torch.arange(max(int(words.max()), 1)).unsqueeze(0) < words.unsqueeze(1)}
@@ -410,7 +416,7 @@ class BertEmbedder(Embedder):
             x = self.encoder(inputs["ids"], inputs["type_ids"], inputs["piece_mask"],
                              dropout=self.training and trainable)
         mask = inputs["mask"]
-        if self.cfg.states == "words":  # each word: the mean of its pieces' states
+        if self.states == "words":  # each word: the mean of its pieces' states
             owner = inputs["word_of_piece"].unsqueeze(1) == torch.arange(mask.shape[1], device=x.device)[:, None]
             share = owner.to(x.dtype)                                              # (b, words, pieces)
             x = (share @ x) / share.sum(-1, keepdim=True).clamp(min=1)

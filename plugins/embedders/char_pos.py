@@ -2,9 +2,10 @@
 by a sinusoidal code of its position, so words that share characters at the same places
 (spelling variants, inflections, typos) land close together; no word vocabulary.
 
-Post: "Character-Level Positional Encoding". Paper: the sinusoidal position code of Vaswani
-et al., "Attention Is All You Need", NeurIPS 2017, section 3.5, applied to the characters of
-one word instead of the words of a sentence.
+Post: "Character-Level Positional Encoding"
+Paper: Vaswani et al., "Attention Is All You Need", NeurIPS 2017, section 3.5: the sinusoidal
+position code (``zoo_core.positions.sinusoids``), here applied to the characters of one word
+instead of the words of a sentence
 
 For a word with characters c_1..c_n (see ``chars.py`` for how a character of any script
 becomes a row, without a learned vocabulary):
@@ -27,40 +28,32 @@ Each distinct word of a batch is computed once.
 """
 from __future__ import annotations
 
-import math
-
 import torch
 from torch import Tensor, nn
 
 from zoo_core.interfaces import Embedder
+from zoo_core.positions import sinusoids
 
 from . import chars
-from .configs import CharPosConfig
 
 
 def position_codes(length: int, dim: int, base: float) -> Tensor:
     """(length, dim) sinusoidal codes of positions 1..length."""
-    pos = torch.arange(1, length + 1, dtype=torch.float32).unsqueeze(1)
-    freq = torch.exp(torch.arange(0, dim, 2, dtype=torch.float32) * (-math.log(base) / dim))
-    codes = torch.zeros(length, dim)
-    codes[:, 0::2] = torch.sin(pos * freq)
-    codes[:, 1::2] = torch.cos(pos * freq)[:, : dim // 2]
-    return codes
+    return sinusoids(length, dim, base=base, start=1)
 
 
 class CharPosEmbedder(Embedder):
-    def __init__(self, cfg: CharPosConfig):
+    def __init__(self, *, dim: int = 64, char_table: int = 2048, char_buckets: int = 1024, max_chars: int = 32,
+                 cache_size: int = 1_000_000, base: float = 100.0):
         super().__init__()
-        self.cfg, self.dim = cfg, cfg.dim
-        self.coder = chars.CharCoder(cfg.char_table, cfg.char_buckets, cfg.max_chars, markers=False,
-                                     cache_size=cfg.cache_size)
-        self.char_embed = nn.Embedding(chars.num_char_rows(cfg.char_table, cfg.char_buckets), cfg.dim,
-                                       padding_idx=chars.PAD)
+        self.dim, self.base = dim, base
+        self.coder = chars.CharCoder(char_table, char_buckets, max_chars, markers=False, cache_size=cache_size)
+        self.char_embed = nn.Embedding(chars.num_char_rows(char_table, char_buckets), dim, padding_idx=chars.PAD)
         # Var(v) = n * std^2 * E[P^2] = n * std^2 / 2: an 8-character word starts near unit variance
         nn.init.normal_(self.char_embed.weight, std=0.5)
         with torch.no_grad():
             self.char_embed.weight[chars.PAD].zero_()
-        self.register_buffer("codes", position_codes(cfg.max_chars, cfg.dim, cfg.base), persistent=False)
+        self.register_buffer("codes", position_codes(max_chars, dim, base), persistent=False)
 
     def encode(self, batch: list[list[str]]) -> dict[str, Tensor]:
         return self.coder.encode(batch)
@@ -69,7 +62,7 @@ class CharPosEmbedder(Embedder):
         """(N, L) character rows of N words -> (N, dim)."""
         length = char_ids.shape[-1]
         codes = self.codes[:length] if length <= len(self.codes) else \
-            position_codes(length, self.dim, self.cfg.base).to(self.codes.device)
+            position_codes(length, self.dim, self.base).to(self.codes.device)
         return (self.char_embed(char_ids) * codes.to(self.char_embed.weight.dtype)).sum(1)
 
     def forward(self, inputs: dict[str, Tensor]) -> Tensor:

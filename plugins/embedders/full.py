@@ -1,11 +1,14 @@
 """Full (vocabulary) embedder: one learned vector per training token, the classic baseline
 the hash and character embedders are compared with; optionally with sparse gradients.
 
-Post: "PyTorch – Combining Dense And Sparse Gradients" (``nn.Embedding(sparse=True)``: only
-the rows a batch used get a gradient; pair it with SparseAdam/Adagrad/SGD for those rows, e.g.
-through a dense+sparse optimizer). Paper: Bengio et al., "A Neural Probabilistic Language
-Model", JMLR 2003 (a learned vector per vocabulary word); "Word Embeddings: Why Hashing
-Helps" for why a vocabulary costs vocab_size * dim parameters and fails on unseen tokens.
+Posts: "PyTorch – Combining Dense And Sparse Gradients"; "Word Embeddings: Why Hashing Helps"
+Paper: Bengio et al., "A Neural Probabilistic Language Model", JMLR 2003 (a learned vector
+per vocabulary word)
+
+"PyTorch – Combining Dense And Sparse Gradients": ``nn.Embedding(sparse=True)``, only the
+rows a batch used get a gradient; pair it with SparseAdam/Adagrad/SGD for those rows, e.g.
+through a dense+sparse optimizer. "Word Embeddings: Why Hashing Helps": why a vocabulary
+costs vocab_size * dim parameters and fails on unseen tokens.
 
     v(token) = E[index(token)],   E: (2 + |vocab| [+ unk_buckets], dim)
 
@@ -31,14 +34,13 @@ Shape contract: encode(list of B token lists) -> {"ids": (B, T) long (0: padding
 from __future__ import annotations
 
 from collections import Counter
-from typing import Any, Iterable
+from typing import Any, Iterable, Literal
 
 import torch
 from torch import Tensor, nn
 
 from zoo_core.interfaces import Embedder
 
-from .configs import FullConfig
 from .codes import token_bits
 
 PAD_ROW, UNK_ROW, FIRST_WORD_ROW = 0, 1, 2
@@ -46,19 +48,21 @@ STATE_FORMAT = 1
 
 
 class FullEmbedder(Embedder):
-    def __init__(self, cfg: FullConfig):
+    def __init__(self, *, dim: int = 64, min_count: int = 1, max_size: int | None = 50_000,
+                 unk: Literal["shared", "hashed", "zero"] = "shared", unk_buckets: int = 64, sparse: bool = False):
         super().__init__()
-        self.cfg, self.dim = cfg, cfg.dim
+        self.dim, self.min_count, self.max_size, self.unk, self.unk_buckets = dim, min_count, max_size, unk, unk_buckets
+        self.sparse = sparse  # nn.Embedding(sparse=True); the core gives it to a sparse optimizer
         self.vocab: list[str] = []
         self._index: dict[str, int] = {}
         self.embedding = self._table(self._num_rows())
 
     # ---- vocabulary ----------------------------------------------------------------
     def _num_rows(self) -> int:
-        return FIRST_WORD_ROW + len(self.vocab) + (self.cfg.unk_buckets if self.cfg.unk == "hashed" else 0)
+        return FIRST_WORD_ROW + len(self.vocab) + (self.unk_buckets if self.unk == "hashed" else 0)
 
     def _table(self, rows: int) -> nn.Embedding:
-        return nn.Embedding(rows, self.cfg.dim, padding_idx=PAD_ROW, sparse=self.cfg.sparse)
+        return nn.Embedding(rows, self.dim, padding_idx=PAD_ROW, sparse=self.sparse)
 
     def _set_vocab(self, vocab: list[str]) -> None:
         self.vocab = list(vocab)
@@ -72,9 +76,9 @@ class FullEmbedder(Embedder):
 
     def fit(self, token_lists: Iterable[list[str]]) -> None:
         counts = Counter(tok for tokens in token_lists for tok in tokens)
-        kept = sorted((tok for tok, n in counts.items() if n >= self.cfg.min_count), key=lambda t: (-counts[t], t))
-        if self.cfg.max_size is not None:
-            kept = kept[: self.cfg.max_size]
+        kept = sorted((tok for tok, n in counts.items() if n >= self.min_count), key=lambda t: (-counts[t], t))
+        if self.max_size is not None:
+            kept = kept[: self.max_size]
         self._set_vocab(kept)
 
     def state_json(self) -> dict[str, Any]:
@@ -98,11 +102,11 @@ class FullEmbedder(Embedder):
         idx = self._index.get(token)
         if idx is not None:
             return idx
-        if self.cfg.unk == "shared":
+        if self.unk == "shared":
             return UNK_ROW
-        if self.cfg.unk == "zero":
+        if self.unk == "zero":
             return PAD_ROW
-        return FIRST_WORD_ROW + len(self.vocab) + token_bits(token, self.cfg.unk_buckets, 1)[0]
+        return FIRST_WORD_ROW + len(self.vocab) + token_bits(token, self.unk_buckets, 1)[0]
 
     # ---- contract ------------------------------------------------------------------
     def encode(self, batch: list[list[str]]) -> dict[str, Tensor]:

@@ -1,9 +1,9 @@
 """Hash embedder: every token, seen or unseen, gets a vector with a fixed parameter budget.
 
-Post: "Word Embeddings: Why Hashing Helps" (and its use in "LambdaNetworks: A Quick Glimpse").
-Paper: Svenstrup, Hansen, Winther, "Hash Embeddings for Efficient Word Representations",
+Posts: "Word Embeddings: Why Hashing Helps"; "LambdaNetworks: A Quick Glimpse" (its use there)
+Papers: Svenstrup, Hansen, Winther, "Hash Embeddings for Efficient Word Representations",
 NeurIPS 2017; Bloom-filter codes as in Serrà & Karatzoglou, "Getting deep recommenders fit:
-Bloom embeddings", RecSys 2017.
+Bloom embeddings", RecSys 2017
 
 Each token is hashed by ``num_hashes`` hash functions into a ``num_bits``-bit binary code
 (Bloom style: the bits the functions pick are set); its vector is the sum of the rows of a
@@ -46,37 +46,40 @@ from zoo_core.interfaces import Embedder
 
 from .cache import TokenCache
 from .codes import token_bits
-from .configs import HashConfig
 
 IMPORTANCE_SALT = 0x5EED_1A9E  # xor-ed into the seed for the importance hash D
 
 
 class HashEmbedder(Embedder):
-    def __init__(self, cfg: HashConfig):
+    def __init__(self, *, dim: int = 64, num_bits: int = 200, num_hashes: int = 4, seed: int = 0,
+                 cache_size: int = 1_000_000, importance: bool = False, importance_buckets: int = 2**20,
+                 sparse: bool = False):
         super().__init__()
-        self.cfg, self.dim = cfg, cfg.dim
+        self.dim, self.num_bits, self.num_hashes, self.seed = dim, num_bits, num_hashes, seed
+        self.importance_buckets = importance_buckets
+        self.sparse = sparse  # the core gives sparse-gradient parameters to a sparse optimizer
         # a token's vector sums ~num_hashes rows: scale so its entries start near unit variance
-        self.weight = nn.Parameter(torch.randn(cfg.num_bits, cfg.dim) / cfg.num_hashes ** 0.5)
-        k = cfg.num_hashes
-        columns = [(k, torch.long), (k, torch.float32)]
-        if cfg.importance:
-            self.importance = nn.Parameter(torch.ones(cfg.importance_buckets, k))
+        self.weight = nn.Parameter(torch.randn(num_bits, dim) / num_hashes ** 0.5)
+        columns = [(num_hashes, torch.long), (num_hashes, torch.float32)]
+        self.importance = None  # P: (importance_buckets, k) with importance=true
+        if importance:
+            self.importance = nn.Parameter(torch.ones(importance_buckets, num_hashes))
             columns.append((1, torch.long))
-        self._cache = TokenCache(self.code, columns, cfg.cache_size)
+        self._cache = TokenCache(self.code, columns, cache_size)
 
     def code(self, token: str) -> tuple[tuple[int, ...], ...]:
         """(bit positions, weights[, importance row]): weight 1 for a set bit, 0 for a bit already
         set by an earlier hash function (a binary code: a bit picked twice is still set once)."""
-        bits = token_bits(token, self.cfg.num_bits, self.cfg.num_hashes, self.cfg.seed)
+        bits = token_bits(token, self.num_bits, self.num_hashes, self.seed)
         seen: set[int] = set()
         weights = []
         for b in bits:
             weights.append(0.0 if b in seen else 1.0)
             seen.add(b)
-        if not self.cfg.importance:
+        if self.importance is None:
             return bits, tuple(weights)
         # the second hash: an independent salt, so D(w) is unrelated to the code's bits
-        bucket = token_bits(token, self.cfg.importance_buckets, 1, self.cfg.seed ^ IMPORTANCE_SALT)
+        bucket = token_bits(token, self.importance_buckets, 1, self.seed ^ IMPORTANCE_SALT)
         return bits, tuple(weights), bucket
 
     def encode(self, batch: list[list[str]]) -> dict[str, Tensor]:
@@ -88,9 +91,9 @@ class HashEmbedder(Embedder):
 
     def forward(self, inputs: dict[str, Tensor]) -> Tensor:
         bits, weight = inputs["bits"], inputs["bit_weight"]
-        if self.cfg.importance:
-            weight = weight * F.embedding(inputs["bucket"], self.importance, sparse=self.cfg.sparse)
+        if self.importance is not None:
+            weight = weight * F.embedding(inputs["bucket"], self.importance, sparse=self.sparse)
         b, t, k = bits.shape
-        out = F.embedding_bag(bits.reshape(b * t, k), self.weight, mode="sum", sparse=self.cfg.sparse,
+        out = F.embedding_bag(bits.reshape(b * t, k), self.weight, mode="sum", sparse=self.sparse,
                               per_sample_weights=weight.reshape(b * t, k).to(self.weight.dtype))
         return out.view(b, t, self.dim)

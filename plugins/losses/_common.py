@@ -20,6 +20,17 @@ def pair_masks(target: Tensor) -> tuple[Tensor, Tensor]:
     return same, not_self
 
 
+def in_batch_queries(pooled: Tensor, target: Tensor) -> tuple[Tensor, Tensor, Tensor] | None:
+    """Every example with another of its label is a query: (scores (Q, B) cosines, relevant (Q, B),
+    candidates (Q, B): all but the query itself), or None when no example has a positive."""
+    scores = cosine_scores(pooled)
+    same, not_self = pair_masks(target)
+    has = same.any(1)
+    if not has.any():
+        return None
+    return scores[has], same[has], not_self[has]
+
+
 def zero_like_graph(x: Tensor) -> Tensor:
     """A 0 that keeps the graph (a batch with no usable pair contributes nothing)."""
     return x.sum() * 0.0

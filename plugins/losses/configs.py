@@ -1,7 +1,7 @@
 """Configs of the built-in losses (torch-free)."""
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import Field, model_validator
 

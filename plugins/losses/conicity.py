@@ -1,7 +1,9 @@
 """Conicity of token states: how closely they align with their mean (1 = one direction).
 
-Post: "Avoid Collapsed Token Representations". Paper: Mohankumar et al., "Towards
-Transparent and Explainable Attention Models", ACL 2020 (2020.acl-main.387), eq. 4-5:
+Post: "Avoid Collapsed Token Representations"
+Paper: Mohankumar et al., "Towards Transparent and Explainable Attention Models", ACL 2020
+(2020.acl-main.387), eq. 4-5
+
 
     ATM(h_i) = cos(h_i, mean_j h_j)          alignment to mean, over a sequence's real tokens
     conicity = mean_i ATM(h_i)
@@ -17,8 +19,6 @@ from torch.nn import functional as F
 
 from zoo_core.interfaces import Loss
 
-from .configs import ConicityConfig
-
 
 def conicity(states: Tensor, mask: Tensor) -> Tensor:
     m = mask.unsqueeze(-1).to(states.dtype)
@@ -31,9 +31,8 @@ def conicity(states: Tensor, mask: Tensor) -> Tensor:
 class ConicityLoss(Loss):
     needs_head = False
 
-    def __init__(self, cfg: ConicityConfig):
+    def __init__(self):
         super().__init__()
-        self.cfg = cfg
 
     def forward(self, outputs: dict[str, Tensor], target: Tensor | None = None) -> Tensor:
         return conicity(outputs["states"], outputs["mask"]).mean()

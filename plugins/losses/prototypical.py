@@ -1,8 +1,10 @@
 """Prototypical loss: classify queries by their distance to class prototypes (episodic).
 
-Post: "Contextual Prototype Memory" (prototypes from a handful of examples; a pooler such as
-``mean`` or ``prototype_attention`` builds each example's vector). Paper: Snell, Swersky,
-Zemel, "Prototypical Networks for Few-shot Learning", NeurIPS 2017.
+Post: "Contextual Prototype Memory"
+Paper: Snell, Swersky, Zemel, "Prototypical Networks for Few-shot Learning", NeurIPS 2017
+
+The post: prototypes from a handful of examples; a pooler such as ``mean`` or
+``prototype_attention`` builds each example's vector.
 
 A batch is an episode: for each class in it, its first ``shots`` examples (in batch order;
 0: the first half, rounded up) are the support set and the rest are queries.
@@ -16,6 +18,8 @@ Shape contract: outputs["pooled"] (B, D), target (B,) long -> scalar. No class h
 """
 from __future__ import annotations
 
+from typing import Literal
+
 import torch
 from torch import Tensor
 from torch.nn import functional as F
@@ -23,7 +27,6 @@ from torch.nn import functional as F
 from zoo_core.interfaces import Loss
 
 from ._common import zero_like_graph
-from .configs import PrototypicalConfig
 
 
 def support_query_split(target: Tensor, shots: int = 0) -> Tensor:
@@ -45,18 +48,19 @@ def prototype_scores(query: Tensor, prototypes: Tensor, distance: str = "sqeucli
 class PrototypicalLoss(Loss):
     needs_head = False
 
-    def __init__(self, cfg: PrototypicalConfig):
+    def __init__(self, *, shots: int = 0, distance: Literal["sqeuclidean", "cosine"] = "sqeuclidean",
+                 scale: float = 10.0):
         super().__init__()
-        self.cfg = cfg
+        self.shots, self.distance, self.scale = shots, distance, scale
 
     def forward(self, outputs: dict[str, Tensor], target: Tensor) -> Tensor:
         x = outputs["pooled"]
-        support = support_query_split(target, self.cfg.shots)
+        support = support_query_split(target, self.shots)
         classes, class_of = target.unique(return_inverse=True)
         onehot = F.one_hot(class_of[support], len(classes)).to(x.dtype)  # (S, C)
         prototypes = (onehot.t() @ x[support]) / onehot.sum(0).unsqueeze(1)
         query = ~support
         if not query.any():
             return zero_like_graph(x)
-        logits = prototype_scores(x[query], prototypes, self.cfg.distance, self.cfg.scale)
+        logits = prototype_scores(x[query], prototypes, self.distance, self.scale)
         return F.cross_entropy(logits, class_of[query])

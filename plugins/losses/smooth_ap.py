@@ -1,8 +1,10 @@
 """Smooth-AP: average precision with sigmoid-approximated ranks.
 
-Post: "Directly Optimize IR Metrics" (Smooth AP as the AP counterpart of ApproxNDCG).
+Post: "Directly Optimize IR Metrics"
 Paper: Brown, Xie, Kalogeiton, Zisserman, "Smooth-AP: Smoothing the Path Towards
-Large-Scale Image Retrieval", ECCV 2020, arXiv:2007.12163 (eq. 6-7, temperature 0.01).
+Large-Scale Image Retrieval", ECCV 2020, arXiv:2007.12163 (eq. 6-7, temperature 0.01)
+
+The post: Smooth AP as the AP counterpart of ApproxNDCG.
 
 For a query with positives P among all candidates Ω:
 
@@ -20,9 +22,8 @@ from torch import Tensor
 
 from zoo_core.interfaces import Loss
 
-from ._common import cosine_scores, pair_masks, zero_like_graph
+from ._common import in_batch_queries, zero_like_graph
 from .approx_ndcg import approx_ranks
-from .configs import SmoothAPConfig
 
 
 def smooth_ap(scores: Tensor, relevant: Tensor, temperature: float = 0.01, valid: Tensor | None = None) -> Tensor:
@@ -39,14 +40,13 @@ def smooth_ap(scores: Tensor, relevant: Tensor, temperature: float = 0.01, valid
 class SmoothAPLoss(Loss):
     needs_head = False
 
-    def __init__(self, cfg: SmoothAPConfig):
+    def __init__(self, *, temperature: float = 0.01):
         super().__init__()
-        self.cfg = cfg
+        self.temperature = temperature
 
     def forward(self, outputs: dict[str, Tensor], target: Tensor) -> Tensor:
-        scores = cosine_scores(outputs["pooled"])
-        same, not_self = pair_masks(target)
-        has = same.any(1)
-        if not has.any():
+        queries = in_batch_queries(outputs["pooled"], target)
+        if queries is None:
             return zero_like_graph(outputs["pooled"])
-        return 1.0 - smooth_ap(scores[has], same[has], self.cfg.temperature, not_self[has]).mean()
+        scores, relevant, candidates = queries
+        return 1.0 - smooth_ap(scores, relevant, self.temperature, candidates).mean()

@@ -1,8 +1,11 @@
 """Soft nearest neighbour loss: a sample should be closer to its own class than to the rest.
 
-Post: "Implementing Loss Functions" (the naive per-sample loop; note its loop overwrites
-``loss`` instead of accumulating it). Paper: Frosst, Papernot, Hinton, "Analyzing and
-Improving Representations with the Soft Nearest Neighbor Loss", ICML 2019, arXiv:1902.01889.
+Post: "Implementing Loss Functions"
+Paper: Frosst, Papernot, Hinton, "Analyzing and Improving Representations with the Soft
+Nearest Neighbor Loss", ICML 2019, arXiv:1902.01889
+
+The post writes the naive per-sample loop (note its loop overwrites ``loss`` instead of
+accumulating it).
 
     loss_i = -log( sum_{j != i, y_j = y_i} exp(-|x_i - x_j|² / T) / sum_{k != i} exp(-|x_i - x_k|² / T) )
 
@@ -19,7 +22,6 @@ from torch.nn import functional as F
 from zoo_core.interfaces import Loss
 
 from ._common import pair_masks, zero_like_graph
-from .configs import SoftNearestNeighborConfig
 
 
 def soft_nearest_neighbor_loss(x: Tensor, target: Tensor, temperature: float = 1.0) -> Tensor:
@@ -37,12 +39,12 @@ def soft_nearest_neighbor_loss(x: Tensor, target: Tensor, temperature: float = 1
 class SoftNearestNeighborLoss(Loss):
     needs_head = False
 
-    def __init__(self, cfg: SoftNearestNeighborConfig):
+    def __init__(self, *, temperature: float = 1.0, normalize: bool = False):
         super().__init__()
-        self.cfg = cfg
+        self.temperature, self.normalize = temperature, normalize
 
     def forward(self, outputs: dict[str, Tensor], target: Tensor) -> Tensor:
         x = outputs["pooled"]
-        if self.cfg.normalize:
+        if self.normalize:
             x = F.normalize(x, dim=-1)
-        return soft_nearest_neighbor_loss(x, target, self.cfg.temperature)
+        return soft_nearest_neighbor_loss(x, target, self.temperature)

@@ -1,10 +1,12 @@
 """Token-level contrastive regulariser: token states of a sequence keep a margin apart.
 
-Post: "Avoid Collapsed Token Representations" (``dists = torch.pdist(states)**2;
-loss = torch.clamp(margin - dists, min=0).mean()``). Paper: Su et al., "A Contrastive
-Framework for Neural Text Generation" (SimCTG), NeurIPS 2022, arXiv:2202.06417, whose loss
-is mean max(0, rho - 1 + cos(h_i, h_j)); with ``normalize=true`` |h_i - h_j|² = 2 - 2 cos,
-so margin m here is SimCTG's rho = m / 2 up to the factor 2.
+Post: "Avoid Collapsed Token Representations"
+Paper: Su et al., "A Contrastive Framework for Neural Text Generation" (SimCTG), NeurIPS 2022,
+arXiv:2202.06417
+
+The post: ``dists = torch.pdist(states)**2; loss = torch.clamp(margin - dists, min=0).mean()``.
+SimCTG's loss is mean max(0, rho - 1 + cos(h_i, h_j)); with ``normalize=true``
+|h_i - h_j|² = 2 - 2 cos, so margin m here is SimCTG's rho = m / 2 up to the factor 2.
 
 Per sequence, over the pairs i < j of real tokens (padding never enters):
 
@@ -23,7 +25,6 @@ from torch.nn import functional as F
 from zoo_core.interfaces import Loss
 
 from ._common import zero_like_graph
-from .configs import TokenContrastiveConfig
 
 
 def token_margin_loss(states: Tensor, mask: Tensor, margin: float = 1.0, normalize: bool = True) -> Tensor:
@@ -40,9 +41,9 @@ def token_margin_loss(states: Tensor, mask: Tensor, margin: float = 1.0, normali
 class TokenContrastiveLoss(Loss):
     needs_head = False
 
-    def __init__(self, cfg: TokenContrastiveConfig):
+    def __init__(self, *, margin: float = 1.0, normalize: bool = True):
         super().__init__()
-        self.cfg = cfg
+        self.margin, self.normalize = margin, normalize
 
     def forward(self, outputs: dict[str, Tensor], target: Tensor | None = None) -> Tensor:
-        return token_margin_loss(outputs["states"], outputs["mask"], self.cfg.margin, self.cfg.normalize)
+        return token_margin_loss(outputs["states"], outputs["mask"], self.margin, self.normalize)

@@ -1,9 +1,11 @@
 """Triplet loss on cosine scores: an anchor must be closer to a positive than to a negative.
 
-Post: "Who's Afraid of the Recurrent Wolf?" (words with the same stem close, others away:
-anchor / reference / negative, cosine score, margin 0.3). Paper: Schroff, Kalenichenko,
-Philbin, "FaceNet", CVPR 2015 (the triplet loss; batch-hard mining from Hermans et al.,
-"In Defense of the Triplet Loss", arXiv:1703.07737).
+Post: "Who's Afraid of the Recurrent Wolf?"
+Papers: Schroff, Kalenichenko, Philbin, "FaceNet", CVPR 2015 (the triplet loss); Hermans et
+al., "In Defense of the Triplet Loss", arXiv:1703.07737 (batch-hard mining)
+
+The post: words with the same stem close, others away (anchor / reference / negative,
+cosine score, margin 0.3).
 
     loss(a, p, n) = max(0, margin - cos(a, p) + cos(a, n))
 
@@ -15,13 +17,14 @@ Shape contract: outputs["pooled"] (B, D), target (B,) long -> scalar. No class h
 """
 from __future__ import annotations
 
+from typing import Literal
+
 import torch
 from torch import Tensor
 
 from zoo_core.interfaces import Loss
 
 from ._common import cosine_scores, pair_masks, zero_like_graph
-from .configs import TripletCosineConfig
 
 
 def triplet_cosine_loss(x: Tensor, target: Tensor, margin: float = 0.3, mining: str = "all") -> Tensor:
@@ -47,9 +50,9 @@ def triplet_cosine_loss(x: Tensor, target: Tensor, margin: float = 0.3, mining: 
 class TripletCosineLoss(Loss):
     needs_head = False
 
-    def __init__(self, cfg: TripletCosineConfig):
+    def __init__(self, *, margin: float = 0.3, mining: Literal["all", "hardest"] = "all"):
         super().__init__()
-        self.cfg = cfg
+        self.margin, self.mining = margin, mining
 
     def forward(self, outputs: dict[str, Tensor], target: Tensor) -> Tensor:
-        return triplet_cosine_loss(outputs["pooled"], target, self.cfg.margin, self.cfg.mining)
+        return triplet_cosine_loss(outputs["pooled"], target, self.margin, self.mining)

@@ -1,11 +1,12 @@
 """Causal (masked) 1D convolution over the tokens.
 
-Post: "Causal Convolution (1d)" (pad the input on the left by dilation*(kernel_size-1) and
-crop, so the filter only looks left: token t never sees t+1; the QRNN paper's "masked
-convolution").
-Papers: Bradbury et al., "Quasi-Recurrent Neural Networks", arXiv:1611.01576, section 2
-("padding the input to the left by the convolution's filter size minus one"); van den
-Oord et al., "Pixel Recurrent Neural Networks", arXiv:1601.06759 (masked convolutions).
+Post: "Causal Convolution (1d)"
+Papers: Bradbury et al., "Quasi-Recurrent Neural Networks", arXiv:1611.01576, section 2;
+van den Oord et al., "Pixel Recurrent Neural Networks", arXiv:1601.06759 (masked convolutions)
+
+The post pads the input on the left by dilation*(kernel_size-1) and crops, so the filter only
+looks left: token t never sees t+1 (the QRNN paper's "masked convolution": "padding the input
+to the left by the convolution's filter size minus one").
 
     y_t = b + Σ_{j=0}^{k-1} W_j x_{t - dilation·(k-1-j)}      causal: left padding only
     y_t = b + Σ_{j=0}^{k-1} W_j x_{t + dilation·(j - (k-1)/2)} causal=false: centred ('same')
@@ -24,7 +25,7 @@ from torch.nn import functional as F
 
 from zoo_core.interfaces import Mixer
 
-from .configs import CausalConvConfig
+from .configs import check_conv
 
 
 def masked_conv1d(conv: nn.Conv1d, x: Tensor, mask: Tensor, causal: bool) -> Tensor:
@@ -36,10 +37,12 @@ def masked_conv1d(conv: nn.Conv1d, x: Tensor, mask: Tensor, causal: bool) -> Ten
 
 
 class CausalConvMixer(Mixer):
-    def __init__(self, cfg: CausalConvConfig):
+    def __init__(self, *, dim: int = 64, kernel_size: int = 3, dilation: int = 1, groups: int = 1,
+                 causal: bool = True):
         super().__init__()
-        self.cfg, self.dim = cfg, cfg.dim
-        self.conv = nn.Conv1d(cfg.dim, cfg.dim, cfg.kernel_size, dilation=cfg.dilation, groups=cfg.groups)
+        check_conv(dim, kernel_size, dilation, groups, causal)
+        self.dim, self.causal = dim, causal
+        self.conv = nn.Conv1d(dim, dim, kernel_size, dilation=dilation, groups=groups)
 
     def forward(self, x: Tensor, mask: Tensor) -> Tensor:
-        return masked_conv1d(self.conv, x, mask, self.cfg.causal)
+        return masked_conv1d(self.conv, x, mask, self.causal)

@@ -1,7 +1,9 @@
 """Configs of the built-in mixers (torch-free: ``zoo info`` imports this module, never torch).
 
 Every config has ``dim`` and ``freeze`` (from ``ModuleConfig``) and rejects unknown keys.
-Validators say what to change, not only what is wrong.
+Validators say what to change, not only what is wrong. Checks a mixer's constructor repeats
+(so ``CausalConvMixer(dim=64, groups=5)`` fails as the config would) are the functions
+``check_*`` here, or the shared ones in ``zoo_core.config``.
 """
 from __future__ import annotations
 
@@ -9,28 +11,38 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from zoo_core.config import ModuleConfig
+from zoo_core.config import HeadsConfig, ModuleConfig, heads_divide_dim
 
 
-def _divisors(n: int, limit: int = 8) -> list[int]:
-    return [d for d in range(1, n + 1) if n % d == 0][:limit]
+def check_conv(dim: int, kernel_size: int, dilation: int, groups: int, causal: bool,
+               what: str = "convolution") -> None:
+    """A grouped convolution's groups divide dim; a centred one needs an even receptive span."""
+    heads_divide_dim(dim, groups, "groups")
+    span = dilation * (kernel_size - 1)
+    if not causal and span % 2 and dilation == 1:
+        raise ValueError(f"a centred (causal=false) {what} needs an odd kernel_size, got {kernel_size}; "
+                         f"use an odd kernel_size such as {kernel_size + 1}")
+    if not causal and span % 2:
+        raise ValueError(f"a centred (causal=false) {what} needs an even receptive span "
+                         f"dilation*(kernel_size-1), got {span}; use an odd kernel_size such as {kernel_size + 1}")
 
 
-class _HeadsMixin:
-    """``heads`` must divide ``dim``: every head owns a dim/heads slice."""
-
-    def _check_heads(self):
-        if self.dim % self.heads:
-            raise ValueError(f"heads={self.heads} must divide dim={self.dim}; choose heads from "
-                             f"{_divisors(self.dim)} or change dim")
-        return self
+def check_recurrent(dim: int, causal: bool, bidirectional: bool, reverse: bool) -> None:
+    if causal and (bidirectional or reverse):
+        which = "bidirectional" if bidirectional else "reverse"
+        raise ValueError(f"{which}=true reads tokens after t, which a causal mixer must not; "
+                         f"set causal=false or {which}=false")
+    if bidirectional and reverse:
+        raise ValueError("bidirectional=true already reads right to left; set reverse=false")
+    if bidirectional and dim % 2:
+        raise ValueError(f"bidirectional=true splits dim={dim} between two directions; use an even dim")
 
 
 class IdentityConfig(ModuleConfig):
     pass
 
 
-class SelfAttentionConfig(ModuleConfig, _HeadsMixin):
+class SelfAttentionConfig(HeadsConfig):
     heads: int = Field(4, gt=0, description="attention heads; each gets dim / heads channels")
     causal: bool = Field(False, description="position t attends only to positions <= t")
     drop_head: float = Field(0.0, ge=0.0, lt=1.0, description=(
@@ -38,21 +50,13 @@ class SelfAttentionConfig(ModuleConfig, _HeadsMixin):
         "heads axis); identity in eval. Can be changed during training for a schedule"))
     bias: bool = Field(True, description="biases in the q/k/v and output projections")
 
-    @model_validator(mode="after")
-    def _valid(self):
-        return self._check_heads()
 
-
-class LinearAttentionConfig(ModuleConfig, _HeadsMixin):
+class LinearAttentionConfig(HeadsConfig):
     heads: int = Field(4, gt=0, description="attention heads; each gets dim / heads channels")
     causal: bool = Field(False, description="position t attends only to positions <= t (prefix sums)")
 
-    @model_validator(mode="after")
-    def _valid(self):
-        return self._check_heads()
 
-
-class LambdaConfig(ModuleConfig, _HeadsMixin):
+class LambdaConfig(HeadsConfig):
     heads: int = Field(4, gt=0, description="query heads |h|; the value depth |v| is dim / heads")
     dim_k: int = Field(16, gt=0, description="query/key depth |k|")
     normalize: Literal["softmax", "kernel"] = Field(
@@ -60,10 +64,6 @@ class LambdaConfig(ModuleConfig, _HeadsMixin):
     position_lambda: bool = Field(False, description="add position lambdas from relative position embeddings")
     window: int = Field(7, ge=0, description="position lambdas see tokens up to this many positions away")
     causal: bool = Field(False, description="position t sees only positions <= t")
-
-    @model_validator(mode="after")
-    def _valid(self):
-        return self._check_heads()
 
 
 class HyperMixerConfig(ModuleConfig):
@@ -96,15 +96,11 @@ class FNetConfig(ModuleConfig):
     pass
 
 
-class FastformerConfig(ModuleConfig, _HeadsMixin):
+class FastformerConfig(HeadsConfig):
     heads: int = Field(4, gt=0, description="attention heads; each gets dim / heads channels")
 
-    @model_validator(mode="after")
-    def _valid(self):
-        return self._check_heads()
 
-
-class PerformerConfig(ModuleConfig, _HeadsMixin):
+class PerformerConfig(HeadsConfig):
     heads: int = Field(4, gt=0, description="attention heads; each gets dim / heads channels")
     features: int | None = Field(None, gt=0, description=(
         "random features m per head; more approximate softmax attention better; "
@@ -113,10 +109,6 @@ class PerformerConfig(ModuleConfig, _HeadsMixin):
     redraw_interval: int = Field(0, ge=0, description=(
         "draw fresh random features every this many training forward passes; 0 keeps them fixed "
         "(they are saved with the weights either way)"))
-
-    @model_validator(mode="after")
-    def _valid(self):
-        return self._check_heads()
 
 
 class CausalConvConfig(ModuleConfig):
@@ -128,12 +120,7 @@ class CausalConvConfig(ModuleConfig):
 
     @model_validator(mode="after")
     def _valid(self):
-        if self.dim % self.groups:
-            raise ValueError(f"groups={self.groups} must divide dim={self.dim}; choose from {_divisors(self.dim)}")
-        if not self.causal and (self.dilation * (self.kernel_size - 1)) % 2:
-            raise ValueError(f"a centred (causal=false) convolution needs an even receptive span "
-                             f"dilation*(kernel_size-1), got {self.dilation * (self.kernel_size - 1)}; "
-                             f"use an odd kernel_size such as {self.kernel_size + 1}")
+        check_conv(self.dim, self.kernel_size, self.dilation, self.groups, self.causal)
         return self
 
 
@@ -147,9 +134,7 @@ class QRNNConfig(ModuleConfig):
 
     @model_validator(mode="after")
     def _valid(self):
-        if not self.causal and (self.kernel_size - 1) % 2:
-            raise ValueError(f"a centred (causal=false) gate convolution needs an odd kernel_size, "
-                             f"got {self.kernel_size}; use kernel_size={self.kernel_size + 1}")
+        check_conv(self.dim, self.kernel_size, 1, 1, self.causal, what="gate convolution")
         return self
 
 
@@ -161,14 +146,7 @@ class RecurrentConfig(ModuleConfig):
 
     @model_validator(mode="after")
     def _valid(self):
-        if self.causal and (self.bidirectional or self.reverse):
-            which = "bidirectional" if self.bidirectional else "reverse"
-            raise ValueError(f"{which}=true reads tokens after t, which a causal mixer must not; "
-                             f"set causal=false or {which}=false")
-        if self.bidirectional and self.reverse:
-            raise ValueError("bidirectional=true already reads right to left; set reverse=false")
-        if self.bidirectional and self.dim % 2:
-            raise ValueError(f"bidirectional=true splits dim={self.dim} between two directions; use an even dim")
+        check_recurrent(self.dim, self.causal, self.bidirectional, self.reverse)
         return self
 
 
@@ -213,11 +191,7 @@ class FastWeightsConfig(ModuleConfig):
     activation: Literal["relu", "tanh"] = Field("relu", description="nonlinearity f of the recurrence")
 
 
-class FeedbackConfig(ModuleConfig, _HeadsMixin):
+class FeedbackConfig(HeadsConfig):
     layers: int = Field(2, ge=1, le=8, description="attention layers L; every layer reads the same memories")
     heads: int = Field(4, gt=0, description="attention heads; each gets dim / heads channels")
     hidden: int | None = Field(None, gt=0, description="feed-forward width of every layer; default: 2 * dim")
-
-    @model_validator(mode="after")
-    def _valid(self):
-        return self._check_heads()

@@ -1,10 +1,12 @@
 """Fastformer: additive attention with learned static queries, global aggregates, products.
 
-Post: "Deep learning notes 08: Fastformer - additive or static (self)attention?" (each
-"column" is pooled by a softmax against a learned static vector into one global vector,
-which multiplies the next column element-wise; linear in length; good for global tasks).
+Post: "Deep learning notes 08: Fastformer - additive or static (self)attention?"
 Paper: Wu, Wu, Qi, Huang, Xie, "Fastformer: Additive Attention Can Be All You Need",
-arXiv:2108.09084, section 3.2, eqs. (3)-(7).
+arXiv:2108.09084, section 3.2, eqs. (3)-(7)
+
+The post: each "column" is pooled by a softmax against a learned static vector into one
+global vector, which multiplies the next column element-wise; linear in length; good for
+global tasks.
 
     q_i, k_i, v_i = W_q x_i, W_k x_i, W_v x_i            per head h (d = dim / heads)
     α_i = softmax_i(w_q · q_i / √d)      global query  q = Σ_i α_i q_i
@@ -23,29 +25,29 @@ from __future__ import annotations
 
 import math
 
+from einops import rearrange
 from torch import Tensor, nn
 
+from zoo_core.config import heads_divide_dim
 from zoo_core.interfaces import Mixer
-
-from .configs import FastformerConfig
 
 
 class FastformerMixer(Mixer):
-    def __init__(self, cfg: FastformerConfig):
+    def __init__(self, *, dim: int = 64, heads: int = 4):
         super().__init__()
-        self.cfg, self.dim = cfg, cfg.dim
-        self.h, self.d = cfg.heads, cfg.dim // cfg.heads
-        self.qkv = nn.Linear(cfg.dim, 3 * cfg.dim)
-        self.query_score = nn.Linear(cfg.dim, cfg.heads)  # w_q of every head
-        self.key_score = nn.Linear(cfg.dim, cfg.heads)  # w_k of every head
-        self.out = nn.Linear(cfg.dim, cfg.dim)
+        heads_divide_dim(dim, heads)
+        self.dim, self.heads, self.head_dim = dim, heads, dim // heads
+        self.qkv = nn.Linear(dim, 3 * dim)
+        self.query_score = nn.Linear(dim, heads)  # w_q of every head
+        self.key_score = nn.Linear(dim, heads)  # w_k of every head
+        self.out = nn.Linear(dim, dim)
 
     def pool(self, x: Tensor, scorer: nn.Linear, pad: Tensor) -> Tensor:
         """Σ_i softmax_i(w · x_i / √d) x_i per head: (B, T, dim) -> (B, 1, dim)."""
-        b, t, _ = x.shape
-        weights = (scorer(x) / math.sqrt(self.d)).masked_fill(pad, float("-inf")).softmax(dim=1)  # (B, T, H)
-        pooled = weights.transpose(1, 2).unsqueeze(-2) @ x.view(b, t, self.h, self.d).transpose(1, 2)  # (B, H, 1, d)
-        return pooled.reshape(b, 1, self.dim)
+        weights = (scorer(x) / math.sqrt(self.head_dim)).masked_fill(pad, float("-inf")).softmax(dim=1)
+        heads = rearrange(x, "b t (h d) -> b h t d", h=self.heads)
+        pooled = rearrange(weights, "b t h -> b h 1 t") @ heads  # Σ_t α_t x_t per head: (B, H, 1, d)
+        return rearrange(pooled, "b h 1 d -> b 1 (h d)")
 
     def forward(self, x: Tensor, mask: Tensor) -> Tensor:
         q, k, v = self.qkv(x).chunk(3, dim=-1)

@@ -1,9 +1,11 @@
 """FNet: the real part of a 2D discrete Fourier transform mixes the tokens (no parameters).
 
-Post: "Token Interactions: Mixing, Lambda and Attention" (attention replaced by Fourier
-transforms for speed; one of the "mixing functions" instead of attention).
+Post: "Token Interactions: Mixing, Lambda and Attention"
 Paper: Lee-Thorp, Ainslie, Eckstein, Ontañón, "FNet: Mixing Tokens with Fourier
-Transforms", NAACL 2022, arXiv:2105.03824, section 3.2, eq. (3).
+Transforms", NAACL 2022, arXiv:2105.03824, section 3.2, eq. (3)
+
+The post: attention replaced by Fourier transforms for speed, one of the "mixing functions"
+instead of attention.
 
     y = Re( F_seq( F_hidden(x) ) )          = Re(torch.fft.fft2(x, dim=(T, D)))
 
@@ -25,7 +27,6 @@ from torch import Tensor
 from zoo_core.interfaces import Mixer
 
 from ._common import compact, restore
-from .configs import FNetConfig
 
 
 def fourier_mix(x: Tensor) -> Tensor:
@@ -34,9 +35,9 @@ def fourier_mix(x: Tensor) -> Tensor:
 
 
 class FNetMixer(Mixer):
-    def __init__(self, cfg: FNetConfig):
+    def __init__(self, *, dim: int = 64):
         super().__init__()
-        self.cfg, self.dim = cfg, cfg.dim
+        self.dim = dim
 
     def forward(self, x: Tensor, mask: Tensor) -> Tensor:
         t = x.shape[1]

@@ -1,6 +1,9 @@
 """Identity mixer: no token interaction at all, the baseline every mixer is compared with.
 
-Post: "N Layers is All We Need?" (the mixing layer is optional in the 4-layer network).
+Post: "N Layers is All We Need?"
+Paper: -
+
+The post: the mixing layer is optional in the 4-layer network.
 Shape contract: (B, T, D), mask -> (B, T, D), the input unchanged.
 """
 from __future__ import annotations
@@ -9,13 +12,10 @@ from torch import Tensor
 
 from zoo_core.interfaces import Mixer
 
-from .configs import IdentityConfig
-
-
 class IdentityMixer(Mixer):
-    def __init__(self, cfg: IdentityConfig):
+    def __init__(self, *, dim: int = 64):
         super().__init__()
-        self.dim = cfg.dim
+        self.dim = dim
 
     def forward(self, x: Tensor, mask: Tensor) -> Tensor:
         return x

@@ -1,10 +1,12 @@
 """Performer: softmax attention approximated by FAVOR+ positive orthogonal random features.
 
-Post: "Deep learning papers/notes 01: Performers, Lookahead, rADAM" (factorise
-softmax(Q Kᵀ) V ≈ Q' (K'ᵀ V) with positive orthogonal random features: linear in L).
+Post: "Deep learning papers/notes 01: Performers, Lookahead, rADAM"
 Paper: Choromanski et al., "Rethinking Attention with Performers", ICLR 2021,
 arXiv:2009.14794, section 2 (eq. 4-5, Lemma 1: positive random features; section 2.4:
-orthogonal random features).
+orthogonal random features)
+
+The post: factorise softmax(Q Kᵀ) V ≈ Q' (K'ᵀ V) with positive orthogonal random features,
+linear in L.
 
     q, k, v = X W_q, X W_k, X W_v, per head of d = dim / heads; q, k scaled by d^(-1/4)
     φ(x) = exp(-|x|²/2) / √m · [exp(ω_1ᵀx), ..., exp(ω_mᵀx)]     E[φ(q)ᵀφ(k)] = exp(qᵀk)
@@ -28,12 +30,13 @@ from __future__ import annotations
 import math
 
 import torch
+from einops import rearrange
 from torch import Tensor, nn
 
+from zoo_core.config import heads_divide_dim
 from zoo_core.interfaces import Mixer
 
 from ._common import causal_linear_attention, linear_attention, no_padding
-from .configs import PerformerConfig
 
 
 def orthogonal_random_features(m: int, d: int, generator: torch.Generator | None = None) -> Tensor:
@@ -88,28 +91,29 @@ def favor_attention(q: Tensor, k: Tensor, v: Tensor, projection: Tensor, mask: T
 
 
 class PerformerMixer(Mixer):
-    def __init__(self, cfg: PerformerConfig):
+    def __init__(self, *, dim: int = 64, heads: int = 4, features: int | None = None, causal: bool = False,
+                 redraw_interval: int = 0):
         super().__init__()
-        self.cfg, self.dim = cfg, cfg.dim
-        self.h, self.d = cfg.heads, cfg.dim // cfg.heads
-        self.m = cfg.features or max(1, round(self.d * math.log(self.d)))
-        self.to_q = nn.Linear(cfg.dim, cfg.dim, bias=False)
-        self.to_k = nn.Linear(cfg.dim, cfg.dim, bias=False)
-        self.to_v = nn.Linear(cfg.dim, cfg.dim, bias=False)
-        self.out = nn.Linear(cfg.dim, cfg.dim)
-        self.register_buffer("projection", orthogonal_random_features(self.m, self.d))
+        heads_divide_dim(dim, heads)
+        self.dim, self.heads, self.head_dim = dim, heads, dim // heads
+        self.causal, self.redraw_interval = causal, redraw_interval
+        self.features = features or max(1, round(self.head_dim * math.log(self.head_dim)))  # m
+        self.to_q = nn.Linear(dim, dim, bias=False)
+        self.to_k = nn.Linear(dim, dim, bias=False)
+        self.to_v = nn.Linear(dim, dim, bias=False)
+        self.out = nn.Linear(dim, dim)
+        self.register_buffer("projection", orthogonal_random_features(self.features, self.head_dim))
         self._calls = 0
 
     @torch.no_grad()
     def redraw(self) -> None:
-        self.projection.copy_(orthogonal_random_features(self.m, self.d).to(self.projection))
+        self.projection.copy_(orthogonal_random_features(self.features, self.head_dim).to(self.projection))
 
     def forward(self, x: Tensor, mask: Tensor) -> Tensor:
-        if self.training and self.cfg.redraw_interval:
-            if self._calls and self._calls % self.cfg.redraw_interval == 0:
+        if self.training and self.redraw_interval:
+            if self._calls and self._calls % self.redraw_interval == 0:
                 self.redraw()
             self._calls += 1
-        b, t, _ = x.shape
-        q, k, v = (proj(x).view(b, t, self.h, self.d) for proj in (self.to_q, self.to_k, self.to_v))
-        y = favor_attention(q, k, v, self.projection, mask, self.cfg.causal)  # (B, T, H, d)
-        return self.out(y.reshape(b, t, self.dim))
+        q, k, v = (rearrange(proj(x), "b t (h d) -> b t h d", h=self.heads) for proj in (self.to_q, self.to_k, self.to_v))
+        y = favor_attention(q, k, v, self.projection, mask, self.causal)
+        return self.out(rearrange(y, "b t h d -> b t (h d)"))

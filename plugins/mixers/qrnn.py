@@ -1,9 +1,11 @@
 """Quasi-recurrent neural network layer: masked-convolution gates + fo-pooling.
 
-Post: "Causal Convolution (1d)" (QRNNs need the masked convolution; "all other required
-tensor operations for QRNNs are provided by PyTorch").
+Post: "Causal Convolution (1d)"
 Paper: Bradbury, Merity, Xiong, Socher, "Quasi-Recurrent Neural Networks", ICLR 2017,
-arXiv:1611.01576, section 2, eqs. (1)-(4) (fo-pooling) and 2.1 (zoneout).
+arXiv:1611.01576, section 2, eqs. (1)-(4) (fo-pooling) and 2.1 (zoneout)
+
+The post: QRNNs need the masked convolution; "all other required tensor operations for
+QRNNs are provided by PyTorch".
 
     Z = tanh(W_z * X),  F = σ(W_f * X),  O = σ(W_o * X)     * = masked (causal) convolution
     F = 1 - zoneout(1 - F)                                   training only: f forced to 1 w.p. p
@@ -23,12 +25,11 @@ from __future__ import annotations
 
 import torch
 from torch import Tensor, nn
-from torch.nn import functional as F
 
 from zoo_core.interfaces import Mixer
 
 from .causal_conv import masked_conv1d
-from .configs import QRNNConfig
+from .configs import check_conv
 
 
 SCAN_BLOCK = 256  # time steps per cache-resident block of the scan
@@ -113,16 +114,17 @@ def linear_scan(a: Tensor, b: Tensor) -> Tensor:
 
 
 class QRNNMixer(Mixer):
-    def __init__(self, cfg: QRNNConfig):
+    def __init__(self, *, dim: int = 64, kernel_size: int = 2, causal: bool = True, zoneout: float = 0.0):
         super().__init__()
-        self.cfg, self.dim = cfg, cfg.dim
-        self.gates = nn.Conv1d(cfg.dim, 3 * cfg.dim, cfg.kernel_size)
+        check_conv(dim, kernel_size, 1, 1, causal, what="gate convolution")
+        self.dim, self.causal, self.zoneout = dim, causal, zoneout
+        self.gates = nn.Conv1d(dim, 3 * dim, kernel_size)
 
     def forward(self, x: Tensor, mask: Tensor) -> Tensor:
-        z, f, o = masked_conv1d(self.gates, x, mask, self.cfg.causal).chunk(3, dim=-1)
+        z, f, o = masked_conv1d(self.gates, x, mask, self.causal).chunk(3, dim=-1)
         z, f, o = torch.tanh(z), torch.sigmoid(f), torch.sigmoid(o)
-        if self.training and self.cfg.zoneout > 0:
-            keep = torch.rand_like(f) < self.cfg.zoneout
+        if self.training and self.zoneout > 0:
+            keep = torch.rand_like(f) < self.zoneout
             f = f.masked_fill(keep, 1.0)
         valid = mask.unsqueeze(-1)
         a = f.masked_fill(~valid, 1.0)

@@ -1,10 +1,12 @@
 """Weight-decay parameter groups, and the AdamW builder.
 
-Posts: "PyTorch - Weight Decay Made Easy" and "Applying Weight Decay On Model Parameters":
-no decay for biases, for parameters that are vectors (here: whose *squeezed* shape is at
-most 1-D, which also catches a (1, dim) cls token that a plain ``len(shape) == 1`` test
+Posts: "PyTorch - Weight Decay Made Easy"; "Applying Weight Decay On Model Parameters"
+Paper: Loshchilov & Hutter, "Decoupled Weight Decay Regularization", ICLR 2019
+
+The posts: no decay for biases, for parameters that are vectors (here: whose *squeezed* shape
+is at most 1-D, which also catches a (1, dim) cls token that a plain ``len(shape) == 1`` test
 misses), for names on a skip list; frozen parameters are not given to the optimizer.
-Paper: Loshchilov & Hutter, "Decoupled Weight Decay Regularization", ICLR 2019.
+``closure_loss`` is the closure handling every hand-written optimizer's ``step`` shares.
 Contract: builder(named_parameters) -> torch.optim.Optimizer.
 """
 from __future__ import annotations
@@ -16,6 +18,14 @@ import torch
 from torch import nn
 
 from .configs import AdamWConfig
+
+
+def closure_loss(closure) -> torch.Tensor | None:
+    """What ``Optimizer.step(closure)`` returns: the closure's loss, evaluated with gradients on."""
+    if closure is None:
+        return None
+    with torch.enable_grad():
+        return closure()
 
 
 def decays(name: str, param: nn.Parameter, skip: Iterable[str] = ()) -> bool:

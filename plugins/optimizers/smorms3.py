@@ -1,7 +1,9 @@
 """SMORMS3: Simon Funk's RMSprop variant with no beta to tune.
 
-Post: "Implementing The SMORMS3 Optimizer in PyTorch". Source of the equations: Simon Funk,
-"RMSprop loses to SMORMS3 - Beware the Epsilon!" (sifter.org/~simon/journal/20150420.html).
+Post: "Implementing The SMORMS3 Optimizer in PyTorch"
+Paper: Funk, "RMSprop loses to SMORMS3 - Beware the Epsilon!" (sifter.org, 2015,
+sifter.org/~simon/journal/20150420.html), the source of the equations
+
 Per weight, with state mem (starts at 1), g and g2 (start at 0):
 
     r    = 1 / (mem + 1)
@@ -20,7 +22,7 @@ import torch
 from torch.optim import Optimizer
 
 from .configs import SMORMS3Config
-from .groups import param_groups
+from .groups import closure_loss, param_groups
 
 
 class SMORMS3(Optimizer):
@@ -31,10 +33,7 @@ class SMORMS3(Optimizer):
 
     @torch.no_grad()
     def step(self, closure=None):
-        loss = None
-        if closure is not None:
-            with torch.enable_grad():
-                loss = closure()
+        loss = closure_loss(closure)
         for group in self.param_groups:
             lr, eps, wd = group["lr"], group["eps"], group["weight_decay"]
             for p in group["params"]:

@@ -1,8 +1,12 @@
 """One optimizer for sparse and dense gradients: SparseAdam's lazy update for parameters
 whose gradient is sparse (the ``hash`` and ``full`` embedders with ``sparse=true``), Adam for the rest.
 
-Post: "PyTorch - Combining Dense And Sparse Gradients" (a MultipleOptimizer that figures
-out which layers give sparse gradients). Here it is a single torch.optim.Optimizer, so the
+Post: "PyTorch - Combining Dense And Sparse Gradients"
+Paper: Kingma & Ba, "Adam: A Method for Stochastic Optimization", ICLR 2015; its lazy form
+torch.optim.SparseAdam
+
+The post writes a MultipleOptimizer that figures out which layers give sparse gradients.
+Here it is a single torch.optim.Optimizer, so the
 LR scheduler, gradient clipping, ``state_dict``/``load_state_dict`` and the trainer's
 resume work unchanged; the routing is decided per step by ``grad.is_sparse``, so nothing
 must be known about the model up front. The two updates are torch's own algorithms
@@ -11,7 +15,7 @@ must be known about the model up front. The two updates are torch's own algorith
     dense:  m = b1 m + (1-b1) g;  v = b2 v + (1-b2) g²;  p -= lr/(1-b1^t) m / (sqrt(v)/sqrt(1-b2^t) + eps)
     sparse: the same, only at the rows present in the gradient (moments of other rows untouched)
 
-Paper: Kingma & Ba, Adam (ICLR 2015). ``weight_decay`` (L2) applies to dense parameters only.
+``weight_decay`` (L2) applies to dense parameters only.
 Contract: sparse_dense(cfg)(named_parameters) -> torch.optim.Optimizer.
 """
 from __future__ import annotations
@@ -22,7 +26,7 @@ import torch
 from torch.optim import Optimizer
 
 from .configs import SparseDenseConfig
-from .groups import param_groups
+from .groups import closure_loss, param_groups
 
 
 class SparseDenseAdam(Optimizer):
@@ -33,10 +37,7 @@ class SparseDenseAdam(Optimizer):
 
     @torch.no_grad()
     def step(self, closure=None):
-        loss = None
-        if closure is not None:
-            with torch.enable_grad():
-                loss = closure()
+        loss = closure_loss(closure)
         for group in self.param_groups:
             lr, (beta1, beta2), eps, wd = group["lr"], group["betas"], group["eps"], group["weight_decay"]
             for p in group["params"]:

@@ -3,26 +3,20 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field
 
-from zoo_core.config import ModuleConfig
+from zoo_core.config import HeadsConfig, ModuleConfig
 
 
 class MeanConfig(ModuleConfig):
     pass
 
 
-class SeedAttentionConfig(ModuleConfig):
+class SeedAttentionConfig(HeadsConfig):
     heads: int = Field(1, gt=0, description="seed heads; each attends over its own dim/heads slice (1 keeps "
                                             "decisions traceable to tokens)")
     scale: float = Field(10.0, gt=0, description="constant that stretches cosine scores from [-1, 1] to "
                                                  "[-scale, scale] before the softmax")
-
-    @model_validator(mode="after")
-    def _heads_divide_dim(self):
-        if self.dim % self.heads:
-            raise ValueError(f"heads={self.heads} must divide dim={self.dim}")
-        return self
 
 
 class MaxConfig(ModuleConfig):
@@ -33,7 +27,7 @@ class LastConfig(ModuleConfig):
     pass
 
 
-class LatentAttentionConfig(ModuleConfig):
+class LatentAttentionConfig(HeadsConfig):
     num_latents: int = Field(4, gt=0, description="learned latent queries L; each summarises its own aspect of "
                                                   "the set")
     heads: int = Field(1, gt=0, description="attention heads of the cross-attention (must divide dim)")
@@ -44,12 +38,6 @@ class LatentAttentionConfig(ModuleConfig):
     scale: float = Field(10.0, gt=0, description="constant multiplying cosine scores (scoring=cosine)")
     mlp_ratio: int = Field(1, ge=0, description="hidden width of the residual MLP after the cross-attention, "
                                                 "in multiples of dim (0: no MLP)")
-
-    @model_validator(mode="after")
-    def _heads_divide_dim(self):
-        if self.dim % self.heads:
-            raise ValueError(f"heads={self.heads} must divide dim={self.dim}")
-        return self
 
 
 class PrototypeAttentionConfig(ModuleConfig):

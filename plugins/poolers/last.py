@@ -1,10 +1,12 @@
 """Last-token pooling: the state of the last real token of each sequence (what an RNN
 encoder's final state is), whatever the padding.
 
-Post: METHODS.md's pooler list; "Who's Afraid of the Recurrent Wolf?" ("retrieve the last
-state from each item by using the unpadded length"). Paper: Sutskever, Vinyals, Le,
-"Sequence to Sequence Learning with Neural Networks", NeurIPS 2014 (the final state as the
-sequence's summary).
+Post: "Who's Afraid of the Recurrent Wolf?"
+Paper: Sutskever, Vinyals, Le, "Sequence to Sequence Learning with Neural Networks",
+NeurIPS 2014 (the final state as the sequence's summary)
+
+In METHODS.md's pooler list; the post retrieves "the last state from each item by using the
+unpadded length".
 
     t* = the largest t with mask[t] = True
     pooled = x[t*],  weights = one_hot(t*)
@@ -20,13 +22,11 @@ from torch.nn import functional as F
 
 from zoo_core.interfaces import Pooler
 
-from .configs import LastConfig
-
 
 class LastPooler(Pooler):
-    def __init__(self, cfg: LastConfig):
+    def __init__(self, *, dim: int = 64):
         super().__init__()
-        self.dim = cfg.dim
+        self.dim = dim
 
     def forward(self, x: Tensor, mask: Tensor) -> tuple[Tensor, Tensor]:
         positions = torch.arange(1, mask.shape[1] + 1, device=mask.device)

@@ -1,8 +1,11 @@
 """Masked max pooling: each dimension keeps its largest value over the real tokens.
 
-Post: METHODS.md's pooler list ("max over time"), the same operation as the max over
-characters in "Character-Based Neural Language Models". Paper: Collobert et al., "Natural
-Language Processing (Almost) from Scratch", JMLR 2011 (max over time of token features).
+Post: "Character-Based Neural Language Models" (max over time)
+Paper: Collobert et al., "Natural Language Processing (Almost) from Scratch", JMLR 2011
+(max over time of token features)
+
+METHODS.md's pooler list has "max over time", the same operation as the max over characters
+in the post.
 
     pooled[d] = max_{t real} x[t, d]
     weights[t] = |{d : token t holds the max of dimension d}| / D
@@ -19,13 +22,11 @@ from torch import Tensor
 
 from zoo_core.interfaces import Pooler
 
-from .configs import MaxConfig
-
 
 class MaxPooler(Pooler):
-    def __init__(self, cfg: MaxConfig):
+    def __init__(self, *, dim: int = 64):
         super().__init__()
-        self.dim = cfg.dim
+        self.dim = dim
 
     def forward(self, x: Tensor, mask: Tensor) -> tuple[Tensor, Tensor]:
         masked = x.masked_fill(~mask.unsqueeze(-1), float("-inf"))

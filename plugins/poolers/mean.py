@@ -1,7 +1,8 @@
 """Masked mean pooling: the prototype of Prototypical Networks is the average.
 
-Post: "Contextual Prototype Memory". Paper: Snell, Swersky, Zemel, "Prototypical Networks
-for Few-shot Learning", NeurIPS 2017.
+Post: "Contextual Prototype Memory"
+Paper: Snell, Swersky, Zemel, "Prototypical Networks for Few-shot Learning", NeurIPS 2017
+
 Shape contract: (B, T, D), mask (B, T) -> ((B, D), weights (B, T) = 1/len on real tokens).
 """
 from __future__ import annotations
@@ -10,13 +11,11 @@ from torch import Tensor
 
 from zoo_core.interfaces import Pooler
 
-from .configs import MeanConfig
-
 
 class MeanPooler(Pooler):
-    def __init__(self, cfg: MeanConfig):
+    def __init__(self, *, dim: int = 64):
         super().__init__()
-        self.dim = cfg.dim
+        self.dim = dim
 
     def forward(self, x: Tensor, mask: Tensor) -> tuple[Tensor, Tensor]:
         weights = mask.to(x.dtype)

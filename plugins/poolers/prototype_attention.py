@@ -1,12 +1,15 @@
 """Prototype attention: a class centre conditioned on a query, instead of the plain average
 of Prototypical Networks; it falls back to the average when no support item stands out.
 
-Post: "Tales From The Attention World" (centre = softmax(W_q q . W_k S) @ S, one head, no
-value projection so query and centre share the embedding space; the scaled dot product gave
+Posts: "Tales From The Attention World"; "Contextual Prototype Memory"
+Paper: Snell, Swersky, Zemel, "Prototypical Networks for Few-shot Learning", NeurIPS 2017
+(the average this generalises)
+
+"Tales From The Attention World": centre = softmax(W_q q . W_k S) @ S, one head, no value
+projection so query and centre share the embedding space; the scaled dot product gave
 near-uniform weights in a shallow net, so query and keys are L2-normalised and the cosine
-multiplied by a constant; no dropout after the softmax). "Contextual Prototype Memory" for
-the few-shot setting. Paper: Snell, Swersky, Zemel, "Prototypical Networks for Few-shot
-Learning", NeurIPS 2017 (the average this generalises).
+multiplied by a constant; no dropout after the softmax. "Contextual Prototype Memory": the
+few-shot setting.
 
 Few-shot use, ``centres(query (Q, D), support (N, K, D) or (K, D)) -> (Q, N, D)``:
 
@@ -25,24 +28,24 @@ Shape contract: (B, T, D), mask (B, T) -> ((B, D), weights (B, T)), pooled == we
 """
 from __future__ import annotations
 
+from typing import Literal
+
 import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
 from zoo_core.interfaces import Pooler
 
-from .configs import PrototypeAttentionConfig
-
 
 class PrototypeAttentionPooler(Pooler):
-    def __init__(self, cfg: PrototypeAttentionConfig):
+    def __init__(self, *, dim: int = 64, scale: float = 10.0, query: Literal["learned", "mean"] = "learned"):
         super().__init__()
-        self.cfg, self.dim = cfg, cfg.dim
-        self.to_q = nn.Linear(cfg.dim, cfg.dim, bias=False)
-        self.to_k = nn.Linear(cfg.dim, cfg.dim, bias=False)
+        self.dim, self.scale = dim, scale
+        self.to_q = nn.Linear(dim, dim, bias=False)
+        self.to_k = nn.Linear(dim, dim, bias=False)
         nn.init.eye_(self.to_q.weight)
         nn.init.eye_(self.to_k.weight)
-        self.query = nn.Parameter(torch.randn(cfg.dim)) if cfg.query == "learned" else None
+        self.query = nn.Parameter(torch.randn(dim)) if query == "learned" else None
 
     def centres(self, query: Tensor, support: Tensor, support_mask: Tensor | None = None,
                 return_weights: bool = False) -> Tensor | tuple[Tensor, Tensor]:
@@ -53,7 +56,7 @@ class PrototypeAttentionPooler(Pooler):
             support_mask = None if support_mask is None else support_mask.view(1, -1)
         q = F.normalize(self.to_q(query), dim=-1)
         s = F.normalize(self.to_k(support), dim=-1)
-        scores = self.cfg.scale * torch.einsum("qd,nkd->qnk", q, s)
+        scores = self.scale * torch.einsum("qd,nkd->qnk", q, s)
         if support_mask is not None:
             scores = scores.masked_fill(~support_mask.unsqueeze(0), float("-inf"))
         weights = scores.softmax(dim=-1)
@@ -68,6 +71,6 @@ class PrototypeAttentionPooler(Pooler):
             query = (x * keep).sum(1) / keep.sum(1).clamp_min(1)
         q = F.normalize(self.to_q(query), dim=-1)  # (B, D)
         k = F.normalize(self.to_k(x), dim=-1)  # (B, T, D)
-        scores = self.cfg.scale * torch.einsum("bd,btd->bt", q, k)
+        scores = self.scale * torch.einsum("bd,btd->bt", q, k)
         weights = scores.masked_fill(~mask, float("-inf")).softmax(dim=-1)
         return torch.einsum("bt,btd->bd", weights, x), weights

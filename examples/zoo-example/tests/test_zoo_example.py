@@ -80,3 +80,19 @@ def test_registration_module_does_not_import_torch():
     code = "import sys, zoo_example, zoo_example.configs; print('torch' in sys.modules)"
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert r.stdout.strip() == "False"
+
+
+def test_components_stand_alone_and_cite_from_their_docstrings():
+    import zoo_core
+    from zoo_example.power_mean import PowerMeanPooler
+    from zoo_example.token_shift import TokenShiftMixer
+
+    torch.manual_seed(0)
+    direct = TokenShiftMixer(dim=4, expand=3, mix_init=0.25).eval()
+    torch.manual_seed(0)
+    registered = create("mixer", "token_shift", dim=4, expand=3, mix_init=0.25).eval()
+    x, mask = torch.randn(2, 3, 4), torch.tensor([[True, True, False], [True, True, True]])
+    assert torch.equal(direct(x, mask), registered(x, mask))
+    assert PowerMeanPooler(dim=3, powers=[1, "max"]).out_dim == 6
+    shift = zoo_core.list_components("mixer:token_shift")[0]
+    assert shift.post == "-" and "arXiv:2305.13048" in shift.paper

@@ -1,8 +1,10 @@
 """Concatenated power means: several generalised means of the token vectors, side by side.
 
+Post: -
 Paper: Rücklé, Eger, Peyrard, Gurevych, "Concatenated Power Mean Word Embeddings as Universal
-Cross-Lingual Sentence Representations" (arXiv:1803.01400). The arithmetic mean keeps only
-one summary statistic; concatenating power means keeps several (the max and min capture the
+Cross-Lingual Sentence Representations" (arXiv:1803.01400)
+
+The arithmetic mean keeps only one summary statistic; concatenating power means keeps several (the max and min capture the
 extremes the mean averages away):
 
     M_p(x_1..x_n) = ((x_1^p + ... + x_n^p) / n)^(1/p)       per channel, real tokens only
@@ -16,18 +18,19 @@ Padded positions never change the result.
 """
 from __future__ import annotations
 
+from typing import Literal, Sequence
+
 import torch
 from torch import Tensor
 
 from zoo_core.interfaces import Pooler
 
-from .configs import PowerMeanConfig
-
 
 class PowerMeanPooler(Pooler):
-    def __init__(self, cfg: PowerMeanConfig):
+    def __init__(self, *, dim: int = 64, powers: Sequence[Literal["max", "min"] | int] = (1, "max", "min"),
+                 eps: float = 1e-6):
         super().__init__()
-        self.dim, self.powers, self.eps = cfg.dim, list(cfg.powers), cfg.eps
+        self.dim, self.powers, self.eps = dim, list(powers), eps
 
     @property
     def out_dim(self) -> int:

@@ -1,9 +1,11 @@
 """Token shift with RWKV channel mixing: a mixer that looks exactly one token to the left.
 
+Post: -
 Paper: Peng et al., "RWKV: Reinventing RNNs for the Transformer Era", Findings of EMNLP 2023
-(arXiv:2305.13048), the channel-mixing block (eqs. 17-19). Each token is interpolated with
-its left neighbour by learned per-channel shares, then passed through a squared-ReLU MLP
-gated by a sigmoid "receptance":
+(arXiv:2305.13048), the channel-mixing block (eqs. 17-19)
+
+Each token is interpolated with its left neighbour by learned per-channel shares, then
+passed through a squared-ReLU MLP gated by a sigmoid "receptance":
 
     x'_t = mask_t * x_t                 (padding contributes nothing; x'_0 = 0)
     k_t  = mu_k * x'_t + (1 - mu_k) * x'_(t-1)
@@ -23,19 +25,20 @@ from torch.nn import functional as F
 
 from zoo_core.interfaces import Mixer
 
-from .configs import TokenShiftConfig
-
 
 class TokenShiftMixer(Mixer):
-    def __init__(self, cfg: TokenShiftConfig):
+    """Built by zoo from ``TokenShiftConfig`` (``from_config``), or directly:
+    ``TokenShiftMixer(dim=64, expand=4)``."""
+
+    def __init__(self, *, dim: int = 64, expand: int = 2, mix_init: float = 0.5):
         super().__init__()
-        self.dim = cfg.dim
-        hidden = cfg.expand * cfg.dim
-        self.mu_k = nn.Parameter(torch.full((cfg.dim,), cfg.mix_init))
-        self.mu_r = nn.Parameter(torch.full((cfg.dim,), cfg.mix_init))
-        self.key = nn.Linear(cfg.dim, hidden, bias=False)
-        self.value = nn.Linear(hidden, cfg.dim, bias=False)
-        self.receptance = nn.Linear(cfg.dim, cfg.dim, bias=False)
+        self.dim = dim
+        hidden = expand * dim
+        self.mu_k = nn.Parameter(torch.full((dim,), mix_init))
+        self.mu_r = nn.Parameter(torch.full((dim,), mix_init))
+        self.key = nn.Linear(dim, hidden, bias=False)
+        self.value = nn.Linear(hidden, dim, bias=False)
+        self.receptance = nn.Linear(dim, dim, bias=False)
 
     def forward(self, x: Tensor, mask: Tensor) -> Tensor:
         x = x * mask.unsqueeze(-1).to(x.dtype)
