@@ -58,10 +58,10 @@ def _format_warning(message, category, filename, lineno, file=None, line=None):
 def _add_commands() -> None:
     """Every plugin's commands, zoo's own included (zoo_cli.commands), through the
     ``zoo_register_commands`` hook."""
-    from zoo_core.registry import get_registry
+    from zoo_core.registry import add_commands
 
     if not app.registered_commands:
-        get_registry().add_commands(app)
+        add_commands(app)
 
 
 def _click_exception_classes() -> dict[str, tuple]:

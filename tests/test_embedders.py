@@ -494,7 +494,7 @@ def test_caches_are_safe_for_concurrent_callers(name):
 
 
 def test_embedders_stand_alone_and_say_whether_their_gradients_are_sparse():
-    from zoo_core.training import sparse_gradient_params
+    from zoo_core.train.gradients import sparse_gradient_params
     from zoo_plugins.embedders.full import FullEmbedder
     from zoo_plugins.embedders.hash import HashEmbedder
 

@@ -149,7 +149,7 @@ raise RuntimeError("the registry must read this file, never import it")
 
 
 def test_citation_lines_continue_until_a_blank_line_or_the_next_key():
-    from zoo_core.registry import citation_lines
+    from zoo_core.citations import citation_lines
 
     got = citation_lines(CITED.split('"""')[1])
     assert got == {"post": '"First Post"; "Second Post" (a note)',
@@ -158,7 +158,8 @@ def test_citation_lines_continue_until_a_blank_line_or_the_next_key():
 
 
 def test_citation_is_read_from_the_factory_source_without_importing_it(tmp_path, monkeypatch):
-    from zoo_core.registry import Component, factory_citation
+    from zoo_core.citations import factory_citation
+    from zoo_core.registry import Component
 
     (tmp_path / "zoo_cited_method.py").write_text(CITED, encoding="utf-8")
     (tmp_path / "zoo_uncited_method.py").write_text("x = 1\n", encoding="utf-8")

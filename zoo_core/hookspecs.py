@@ -52,4 +52,6 @@ def zoo_register_recipes(register):
 
 @hookspec
 def zoo_register_commands(cli):
-    """Add commands to the ``zoo`` command line: ``cli`` is its typer app (``@cli.command()``)."""
+    """Add commands to the ``zoo`` command line: ``cli`` is its typer app (``@cli.command()``).
+    Declare the module in the ``zoo.cli`` entry-point group (not ``zoo``): ``zoo --help``
+    imports only those modules, so keep them light too."""

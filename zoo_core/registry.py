@@ -33,6 +33,7 @@ KIND_ALIASES = {"embedder": "embed", "embedding": "embed", "pooler": "pool", "po
                 "optimizer": "optim", "optimiser": "optim", "mixers": "mixer"}
 CORE_DIST = "zoo-nlp"
 ENTRY_POINT_GROUP = "zoo"
+COMMANDS_GROUP = "zoo.cli"  # plugins that add commands: the only ones `zoo --help` imports
 AUTOLOAD_ENV = "ZOO_DISABLE_PLUGIN_AUTOLOAD"
 
 
@@ -108,8 +109,6 @@ class PluginInfo:
     module: str
     provides: list[str] = field(default_factory=list)
     error: str = ""
-    plugin: Any = None  # the loaded module
-    commands: list = field(default_factory=list)  # its zoo_register_commands hookimpls
 
 
 @dataclass
@@ -198,20 +197,6 @@ class Registry:
                            + ", ".join(f"{e.dist}:{e.name}" for e in candidates))
         return candidates[0]
 
-    # ---- commands ----------------------------------------------------------------------
-    def add_commands(self, cli) -> None:
-        """Let every plugin add its commands to the typer app ``cli``."""
-        for info in self.plugins:
-            if info.plugin is None:
-                continue
-            try:
-                for impl in info.commands:
-                    impl.function(cli=cli)
-            except Exception as exc:  # a broken plugin must not take the CLI down
-                warnings.warn(f"plugin '{info.entry_point}' from {info.dist}=={info.version} failed in "
-                              f"zoo_register_commands ({type(exc).__name__}: {exc}); its commands are "
-                              f"missing — report it to the plugin's authors", ZooPluginWarning, stacklevel=2)
-
 
 def normalize_kind(kind: str) -> str:
     k = KIND_ALIASES.get(kind, kind)
@@ -292,7 +277,6 @@ def _load_plugin(reg: Registry, pm: pluggy.PluginManager, ep, info: PluginInfo) 
         reg.problems.append(f"{where} failed to load ({info.error}); it was skipped — "
                             f"reinstall or uninstall {info.dist}, or set {AUTOLOAD_ENV}=1")
         return
-    info.plugin = module
     for hook_name, make in HOOKS.items():
         impls = [i for i in getattr(pm.hook, hook_name).get_hookimpls() if i.plugin is module]
         try:  # called one plugin at a time so each registration knows its distribution
@@ -302,7 +286,6 @@ def _load_plugin(reg: Registry, pm: pluggy.PluginManager, ep, info: PluginInfo) 
             info.error = f"{type(exc).__name__}: {exc}"
             reg.problems.append(f"{where} failed in {hook_name} ({info.error}); what it registered "
                                 f"before the error is kept — report it to the plugin's authors")
-    info.commands = [i for i in pm.hook.zoo_register_commands.get_hookimpls() if i.plugin is module]
 
 
 def discover(entry_points=None) -> Registry:
@@ -317,6 +300,26 @@ def discover(entry_points=None) -> Registry:
     for problem in reg.problems:
         warnings.warn(problem, ZooPluginWarning, stacklevel=2)
     return reg
+
+
+def add_commands(cli, entry_points=None) -> None:
+    """Let every plugin of the ``zoo.cli`` entry-point group (zoo's own commands included) add
+    its commands to the typer app ``cli``. Only these modules are imported, so a component
+    plugin that imports torch never slows ``zoo --help``; a broken one is reported and skipped."""
+    pm = pluggy.PluginManager("zoo")
+    pm.add_hookspecs(hookspecs)
+    eps = metadata.entry_points(group=COMMANDS_GROUP) if entry_points is None else entry_points
+    for ep, dist_name, version in _entry_points(eps):
+        try:
+            module = ep.load()
+            pm.register(module, name=f"{dist_name}:{ep.name}")
+            for impl in pm.hook.zoo_register_commands.get_hookimpls():
+                if impl.plugin is module:
+                    impl.function(cli=cli)
+        except Exception as exc:  # a broken plugin must not take the CLI down
+            warnings.warn(f"plugin '{ep.name}' from {dist_name}=={version} failed to add its commands "
+                          f"({type(exc).__name__}: {exc}); they are missing — reinstall or uninstall {dist_name}, "
+                          f"or set {AUTOLOAD_ENV}=1", ZooPluginWarning, stacklevel=2)
 
 
 _REGISTRY: Registry | None = None
