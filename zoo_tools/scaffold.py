@@ -89,18 +89,18 @@ class Starter:
 
 
 STARTERS = {
-    "mixer": Starter("Mixer", "$Class.from_config",
+    "mixer": Starter("Mixer", "$Class",
                      "gated global context: each token gated by the mean of its sequence (squeeze-and-excitation "
                      "over tokens)", '[{}, {"expand": 1}]',
                      "zoo build mixer=$name mixer.expand=4   # or a stack: mixer=[$name,lambda]"),
-    "embed": Starter("Embedder", "$Class.from_config",
+    "embed": Starter("Embedder", "$Class",
                      "hashed word embeddings: each token's stable hash picks a row of a fixed-size table",
                      '[{}, {"buckets": 7, "seed": 1}]', "zoo build embed=$name          # embed.buckets=100000"),
-    "pool": Starter("Pooler", "$Class.from_config",
+    "pool": Starter("Pooler", "$Class",
                     "additive attention pooling: a learned query scores tanh(W x_t); the pooled vector is the "
                     "softmax-weighted sum of the tokens", '[{}, {"temperature": 0.5}]',
                     "zoo build pool=$name           # zoo predict MODEL TEXT --explain shows its weights"),
-    "loss": Starter("Loss", "$Class.from_config",
+    "loss": Starter("Loss", "$Class",
                     "focal loss: cross-entropy down-weighting well-classified examples by (1 - p_target)^gamma",
                     '[{}, {"gamma": 0.0}]', "zoo build loss=$name           # loss.gamma=1"),
     "optim": Starter("", "build", "Lion: sign of an interpolated momentum as the update, with decoupled weight decay",

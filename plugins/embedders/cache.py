@@ -42,11 +42,6 @@ class TokenCache:
         for i, table in enumerate(self.tables):
             table[first_row:end] = torch.tensor([c[i] for c in codes], dtype=table.dtype).view(len(tokens), -1)
 
-    def index(self, batch: list[list[str]]) -> Tensor:
-        """(B, T) long: each token's row, 0 at padding (T = longest sequence, at least 1)."""
-        with self._lock:
-            return self._index(batch)
-
     def gather(self, batch: list[list[str]]) -> tuple[Tensor, list[Tensor]]:
         """The batch's row index (B, T) and each table gathered at it, (B, T, width)."""
         with self._lock:
@@ -54,6 +49,7 @@ class TokenCache:
             return index, [table[index] for table in self.tables]
 
     def _index(self, batch: list[list[str]]) -> Tensor:
+        """(B, T) long: each token's row, 0 at padding (T = longest sequence, at least 1)."""
         if not self.cache_size or len(self.rows) >= self.cache_size:
             self.clear()
         rows = self.rows
