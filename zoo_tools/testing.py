@@ -159,14 +159,11 @@ def check_embedder(obj, dim: int) -> list[tuple[str, Callable]]:
     return [("shapes", shapes), ("padding", padding), ("gradients", grads)]
 
 
-def check_mixer(obj, dim: int) -> list[tuple[str, Callable]]:
+def _padding_checks(obj, dim: int, pick: Callable, what: str) -> tuple[Callable, Callable]:
+    """Padding invariance on both sides, and left vs right padding, for a mixer or pooler;
+    ``pick(output, mask)`` selects what must not change (real outputs, the pooled vector)."""
     lengths = _lengths()
     mask = _mask(lengths)
-
-    def shapes():
-        out = obj(torch.randn(B, T, dim), mask)
-        ok = out.shape == (B, T, dim) and torch.isfinite(out[mask]).all()
-        return ok, f"expected ({B}, {T}, {dim}) finite, got {tuple(out.shape)}"
 
     def padding():
         obj.eval()
@@ -176,8 +173,8 @@ def check_mixer(obj, dim: int) -> list[tuple[str, Callable]]:
             y = x.clone()
             y[~m] = torch.randn(int((~m).sum()), dim, generator=g) * 3
             with torch.no_grad():
-                ok, detail = _close(obj(x, m)[m], obj(y, m)[m], f"real outputs after changing padded inputs "
-                                                                f"({side} padding)")
+                ok, detail = _close(pick(obj(x, m), m), pick(obj(y, m), m),
+                                    f"{what} after changing padded inputs ({side} padding)")
             if not ok:
                 return ok, detail
         return True, ""
@@ -189,9 +186,23 @@ def check_mixer(obj, dim: int) -> list[tuple[str, Callable]]:
         left = _mask(lengths, left=True)
         x = torch.randn(B, T, dim, generator=torch.Generator().manual_seed(1))
         with torch.no_grad(), _Perturbed(obj):
-            return _close(obj(_to_left(x, mask, left), left)[left], obj(x, mask)[mask],
-                          "real outputs with left vs right padding (declare needs_right_padding = True if the "
-                          "component cannot take left padding)")
+            return _close(pick(obj(_to_left(x, mask, left), left), left), pick(obj(x, mask), mask),
+                          f"{what} with left vs right padding (declare needs_right_padding = True if the "
+                          f"component cannot take left padding)")
+
+    return padding, padding_side
+
+
+def check_mixer(obj, dim: int) -> list[tuple[str, Callable]]:
+    lengths = _lengths()
+    mask = _mask(lengths)
+
+    def shapes():
+        out = obj(torch.randn(B, T, dim), mask)
+        ok = out.shape == (B, T, dim) and torch.isfinite(out[mask]).all()
+        return ok, f"expected ({B}, {T}, {dim}) finite, got {tuple(out.shape)}"
+
+    padding, padding_side = _padding_checks(obj, dim, lambda out, m: out[m], "real outputs")
 
     def causal_values():
         obj.eval()
@@ -248,29 +259,7 @@ def check_pooler(obj, dim: int) -> list[tuple[str, Callable]]:
             return _close(w.sum(-1), torch.ones_like(w.sum(-1)), "weights summed over real tokens vs 1")
         return True, ""
 
-    def padding():
-        obj.eval()
-        for side, m in _sides(obj):
-            x = torch.randn(B, T, dim)
-            y = x.clone()
-            y[~m] = torch.randn(int((~m).sum()), dim) * 3
-            with torch.no_grad():
-                ok, detail = _close(obj(x, m)[0], obj(y, m)[0], f"pooled vector after changing padded inputs "
-                                                                f"({side} padding)")
-            if not ok:
-                return ok, detail
-        return True, ""
-
-    def padding_side():
-        if getattr(obj, "needs_right_padding", False):
-            return True, "declares needs_right_padding: right padding only"
-        obj.eval()
-        left = _mask(lengths, left=True)
-        x = torch.randn(B, T, dim, generator=torch.Generator().manual_seed(1))
-        with torch.no_grad(), _Perturbed(obj):
-            return _close(obj(_to_left(x, mask, left), left)[0], obj(x, mask)[0],
-                          "pooled vector with left vs right padding (declare needs_right_padding = True if the "
-                          "component cannot take left padding)")
+    padding, padding_side = _padding_checks(obj, dim, lambda out, m: out[0], "pooled vector")
 
     def grads():
         obj.train()
