@@ -86,3 +86,28 @@ def test_retrieval_training_on_lemmas_beats_the_untrained_model(tmp_path):
     trained = Trainer(compose(base + ["train.epochs=5"]), tmp_path / "t", progress=False).fit()
     assert {"ndcg@10", "map", "recall@10"} <= set(trained.test)
     assert trained.test["ndcg@10"] > untrained.test["ndcg@10"] + 0.05
+
+
+def test_a_retrieval_run_reports_ndcg_and_map_under_their_own_names(tmp_path):
+    """Tasks own their metrics: the summary, metrics.jsonl, the curves and the card of a
+    retrieval run name NDCG@k and MAP, never an 'accuracy' or 'macro-F1' stand-in."""
+    import json
+
+    from helpers import is_png, run_zoo
+    from zoo_core.plots import metric_series
+
+    pytest.importorskip("spacy_lookups_data")
+    out = tmp_path / "r"
+    r = run_zoo("train", "data=lemmas", "data.options.max_groups=300", "tokenizer.unit=char_ngrams",
+                "task=retrieval:k=5", "loss=triplet_cosine", "dim=16", "mixer=identity", "pool=mean",
+                "train.epochs=1", "train.lr=0.01", "--out", str(out))
+    assert r.returncode == 0, r.stderr
+    assert "best validation ndcg@5" in r.stdout and "best validation map" in r.stdout
+    assert "accuracy" not in r.stdout and "macro-F1" not in r.stdout
+    row = json.loads((out / "metrics.jsonl").read_text().splitlines()[-1])
+    assert {"valid_ndcg@5", "valid_map", "valid_recall@1"} <= set(row) and "valid_accuracy" not in row
+    task = get_task("retrieval:k=5")
+    assert list(metric_series([row], task.metrics)) == list(task.metrics)  # the curves' series, by name
+    assert is_png(out / "curves.png")
+    card = (out / "README.md").read_text()
+    assert "ndcg@5 **" in card and "map **" in card and "accuracy" not in card.split("## Results")[1]

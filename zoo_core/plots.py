@@ -78,6 +78,22 @@ def _smooth(values, window: int):
     return np.convolve(v, kernel, "same") / np.convolve(np.ones_like(v), kernel, "same")
 
 
+def _plot_metrics(ax, ex: list[int], epochs: list[dict], metrics: tuple[str, ...], primary: str) -> None:
+    series = metric_series(epochs, metrics)
+    if not series:
+        ax.text(0.5, 0.5, "no epoch finished yet", ha="center", va="center", transform=ax.transAxes)
+        return
+    if all("train_accuracy" in r for r in epochs) and "accuracy" in series:
+        ax.plot(ex, [r["train_accuracy"] for r in epochs], "o--", color="#1f77b4", label="train accuracy")
+    for name, values in series.items():
+        ax.plot(ex, values, "s-" if name == primary else ".-", label=f"valid {name}")
+    if primary in series:
+        best = max(range(len(epochs)), key=lambda i: series[primary][i])
+        ax.annotate(f"best {primary} {series[primary][best]:.3f}", (ex[best], series[primary][best]),
+                    textcoords="offset points", xytext=(0, 8), ha="center", fontsize=8)
+    ax.set_title("validation metrics")
+
+
 def _log_if_wide(ax, values) -> None:
     """Log scale only when the values span more than 20x (a long run's loss); plain
     numbers on the axis either way."""
@@ -90,11 +106,20 @@ def _log_if_wide(ax, values) -> None:
         ax.yaxis.set_major_formatter(ScalarFormatter())
 
 
+def metric_series(epochs: list[dict], metrics: tuple[str, ...]) -> dict[str, list[float]]:
+    """The validation curves of a task's own metrics (``valid_<name>`` columns of the epoch
+    rows), by name; the loss has its own panel."""
+    return {m: [r[f"valid_{m}"] for r in epochs] for m in metrics
+            if m != "loss" and epochs and all(f"valid_{m}" in r for r in epochs)}
+
+
 def plot_curves(steps: list[dict], epochs: list[dict], path: str | Path, clip: float | None = None,
-                title: str = "") -> Path:
+                title: str = "", metrics: tuple[str, ...] = ("accuracy",), primary: str = "accuracy") -> Path:
+    """Loss (steps and epochs), the task's validation metrics under their own names (the
+    primary one's best marked), learning rate and gradient norm: a 2x2 PNG."""
     plt = pyplot()
     fig, axes = plt.subplots(2, 2, figsize=(11, 7))
-    (ax_loss, ax_acc), (ax_lr, ax_norm) = axes
+    (ax_loss, ax_metric), (ax_lr, ax_norm) = axes
     x = [r["step"] for r in steps]
     window = max(1, len(steps) // 50)
     if steps:
@@ -104,20 +129,13 @@ def plot_curves(steps: list[dict], epochs: list[dict], path: str | Path, clip: f
             ax_loss.plot(x, _smooth([r["loss"] for r in steps], window), color="#1f77b4", lw=1.6,
                          label=f"train ({window}-step mean)")
     ex = [r["step"] for r in epochs]
-    if epochs:
-        ax_loss.plot(ex, [r["train_loss"] for r in epochs], "o-", color="#1f77b4", ms=4, label="train (epoch)")
-        ax_loss.plot(ex, [r["valid_loss"] for r in epochs], "s-", color="#ff7f0e", ms=4, label="valid (epoch)")
-        ax_acc.plot(ex, [r["train_accuracy"] for r in epochs], "o-", color="#1f77b4", label="train")
-        ax_acc.plot(ex, [r["valid_accuracy"] for r in epochs], "s-", color="#ff7f0e", label="valid")
-        best = max(range(len(epochs)), key=lambda i: epochs[i]["valid_accuracy"])
-        ax_acc.annotate(f"best {epochs[best]['valid_accuracy']:.3f}", (ex[best], epochs[best]["valid_accuracy"]),
-                        textcoords="offset points", xytext=(0, 8), ha="center", fontsize=8, color="#ff7f0e")
-        ax_acc.set_ylim(0, 1.02)
-    else:
-        ax_acc.text(0.5, 0.5, "no epoch finished yet", ha="center", va="center", transform=ax_acc.transAxes)
-    _log_if_wide(ax_loss, [r["loss"] for r in steps] + [r[k] for r in epochs for k in ("train_loss", "valid_loss")])
+    losses = [k for k in ("train_loss", "valid_loss") if epochs and all(k in r for r in epochs)]
+    for key, style, colour in (("train_loss", "o-", "#1f77b4"), ("valid_loss", "s-", "#ff7f0e")):
+        if key in losses:
+            ax_loss.plot(ex, [r[key] for r in epochs], style, color=colour, ms=4, label=f"{key[:5]} (epoch)")
+    _plot_metrics(ax_metric, ex, epochs, metrics, primary)
+    _log_if_wide(ax_loss, [r["loss"] for r in steps] + [r[k] for r in epochs for k in losses])
     ax_loss.set_title("loss")
-    ax_acc.set_title("accuracy")
     if steps:
         ax_lr.plot(x, [r["lr"] for r in steps], color="#2ca02c")
         norms = [max(r["grad_norm"], 1e-12) for r in steps]

@@ -168,7 +168,7 @@ class GradientFlow:
 # ---- training curves -------------------------------------------------------------------
 class Curves:
     """Per-step loss, learning rate and gradient norm (before clipping) in steps.jsonl, and a
-    2x2 PNG with the epoch rows (train/valid loss and accuracy) at the end of training and at
+    2x2 PNG with the epoch rows (train/valid loss and the task's own validation metrics) at the end of training and at
     most once a minute at an epoch end, so a long or interrupted run has a fresh picture."""
 
     def __init__(self, out_dir: str | Path, every_s: float = 60.0):
@@ -220,7 +220,8 @@ class Curves:
     def plot(self, trainer) -> Path:
         self._last_plot = time.perf_counter()
         return plot_curves(self.rows, trainer.state.history, self.out_dir / CURVES_PNG,
-                           clip=trainer.run.train.clip, title=self.out_dir.name)
+                           clip=trainer.run.train.clip, title=self.out_dir.name,
+                           metrics=tuple(trainer.task.metrics), primary=trainer.metric)
 
 
 
