@@ -187,3 +187,78 @@ def test_every_builtin_component_cites_a_post_and_a_paper():
     for c in zoo_core.get_registry().all_components():
         if c.dist == "zoo-nlp":
             assert c.post and c.paper, c.key
+
+
+# ---- nested components from a third-party distribution -----------------------------------
+EXTRAS_PLUGIN = '''
+"""A third party's loss term and inner optimizer, used inside zoo's combined loss and lookahead."""
+from pydantic import Field
+from zoo_core import hookimpl
+from zoo_core.config import ComponentConfig
+
+
+class FocalConfig(ComponentConfig):
+    gamma: float = Field(2.0, ge=0)
+
+
+class SignSGDConfig(ComponentConfig):
+    lr: float = Field(0.01, gt=0)
+
+
+@hookimpl
+def zoo_register_components(register):
+    register("loss", "focal", factory="zoo_extras.impl:FocalLoss", config=FocalConfig, summary="focal loss",
+             post="-", paper="Lin et al., Focal Loss (ICCV 2017)")
+    register("optim", "signsgd", factory="zoo_extras.impl:build", config=SignSGDConfig, summary="sign SGD",
+             post="-", paper="Bernstein et al., signSGD (ICML 2018)")
+'''
+
+EXTRAS_IMPL = '''
+import torch
+from torch.nn import functional as F
+from zoo_core.interfaces import Loss
+
+
+class FocalLoss(Loss):
+    def __init__(self, *, gamma: float = 2.0):
+        super().__init__()
+        self.gamma = gamma
+
+    def forward(self, outputs, target):
+        logp = F.log_softmax(outputs["logits"], -1).gather(1, target.unsqueeze(1)).squeeze(1)
+        return (-(1 - logp.exp()) ** self.gamma * logp).mean()
+
+
+def build(cfg):
+    return lambda named: torch.optim.SGD([p for _, p in named if p.requires_grad], lr=cfg.lr)
+'''
+
+
+def test_a_third_party_loss_term_and_inner_optimizer_are_pinned_and_required(tmp_path_factory, tmp_path):
+    import json
+
+    root = tmp_path_factory.mktemp("extras")
+    dist = make_dist(root, "zoo-extras", "zoo_extras", {"__init__.py": EXTRAS_PLUGIN, "impl.py": EXTRAS_IMPL}, "2.1.0")
+    site = pip_install_target(root / "site", dist)
+    env = {"PYTHONPATH": str(site)}
+    r = run_zoo("build", "loss=cross_entropy+0.5*focal", "loss.gamma=1.5", "optim=lookahead",
+                "optim.inner=signsgd", "optim.inner.lr=0.05", "--out", str(tmp_path / "m"), env=env)
+    assert r.returncode == 0, r.stderr
+    config = json.loads((tmp_path / "m" / "config.json").read_text())
+    assert "zoo-extras==2.1.0" in config["requirements"]
+    model = config["spec"]["model"]
+    term = model["loss"]["config"]["terms"][1]
+    assert (term["weight"], term["loss"]["name"], term["loss"]["dist"], term["loss"]["version"]) == \
+        (0.5, "focal", "zoo-extras", "2.1.0") and term["loss"]["config"] == {"gamma": 1.5}
+    inner = model["optim"]["config"]["inner"]
+    assert (inner["name"], inner["dist"], inner["config"]["lr"]) == ("signsgd", "zoo-extras", 0.05)
+    assert "zoo_extras" not in json.dumps(config)  # no import path in a checkpoint
+    # with the plugin: the model loads and its loss has the third party's term
+    code = ("import zoo_core, sys\ntry:\n    m = zoo_core.load(sys.argv[1]); print(type(m.loss.terms[1]).__name__)\n"
+            "except zoo_core.ZooError as e:\n    print(e)")
+    r = subprocess.run([sys.executable, "-c", code, str(tmp_path / "m")], capture_output=True, text=True, env={
+        **__import__("os").environ, **env})
+    assert r.stdout.strip() == "FocalLoss", r.stdout + r.stderr
+    # without it: the pip install line, not "unknown loss"
+    r = subprocess.run([sys.executable, "-c", code, str(tmp_path / "m")], capture_output=True, text=True)
+    assert "run: pip install 'zoo-extras>=2.1.0'" in r.stdout, r.stdout + r.stderr
