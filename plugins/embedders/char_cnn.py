@@ -41,7 +41,6 @@ from torch.nn import functional as F
 from zoo_core.interfaces import Embedder
 
 from . import chars
-from .configs import CharCNNConfig
 
 
 class Highway(nn.Module):
@@ -81,9 +80,6 @@ class CharCNNEmbedder(Embedder):
         self.register_buffer("filter_width", torch.cat([torch.full((c.out_channels,), w) for w, c in
                                                         zip(self.widths, self.convs)]), persistent=False)
 
-    @classmethod
-    def from_config(cls, cfg: CharCNNConfig) -> "CharCNNEmbedder":
-        return cls(**{f: getattr(cfg, f) for f in type(cfg).model_fields if f != "freeze"})
 
     def encode(self, batch: list[list[str]]) -> dict[str, Tensor]:
         return self.coder.encode(batch)

@@ -42,7 +42,6 @@ from torch import Tensor, nn
 from zoo_core.interfaces import Embedder
 
 from . import chars
-from .configs import HyperdimensionalConfig
 
 
 def item_memory(rows: int, width: int, seed: int) -> Tensor:
@@ -79,9 +78,6 @@ class HyperdimensionalEmbedder(Embedder):
             else:
                 self.register_buffer("proj", start)
 
-    @classmethod
-    def from_config(cls, cfg: HyperdimensionalConfig) -> "HyperdimensionalEmbedder":
-        return cls(**{f: getattr(cfg, f) for f in type(cfg).model_fields if f != "freeze"})
 
     def encode(self, batch: list[list[str]]) -> dict[str, Tensor]:
         return self.coder.encode(batch)

@@ -27,8 +27,7 @@ from torch import Tensor
 
 from zoo_core.interfaces import Loss
 
-from ._common import cosine_scores, pair_masks, zero_like_graph
-from .configs import ApproxNDCGConfig
+from ._common import in_batch_queries, zero_like_graph
 
 
 def approx_ranks(scores: Tensor, valid: Tensor, temperature: float) -> Tensor:
@@ -74,15 +73,10 @@ class ApproxNDCGLoss(Loss):
             raise ValueError(f"gain={gain!r}: use one of {', '.join(GAINS)}")
         self.temperature, self.gain = temperature, gain
 
-    @classmethod
-    def from_config(cls, cfg: ApproxNDCGConfig) -> "ApproxNDCGLoss":
-        return cls(**{f: getattr(cfg, f) for f in type(cfg).model_fields if f != "freeze"})
 
     def forward(self, outputs: dict[str, Tensor], target: Tensor) -> Tensor:
-        scores = cosine_scores(outputs["pooled"])
-        same, not_self = pair_masks(target)
-        has = same.any(1)
-        if not has.any():
+        queries = in_batch_queries(outputs["pooled"], target)
+        if queries is None:
             return zero_like_graph(outputs["pooled"])
-        ndcg = approx_ndcg(scores[has], same[has].float(), self.temperature, not_self[has], self.gain)
-        return 1.0 - ndcg.mean()
+        scores, relevant, candidates = queries
+        return 1.0 - approx_ndcg(scores, relevant.float(), self.temperature, candidates, self.gain).mean()

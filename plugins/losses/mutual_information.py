@@ -36,7 +36,6 @@ from torch import Tensor, nn
 
 from zoo_core.interfaces import Loss
 
-from .configs import MutualInformationConfig
 
 OBJECTIVES = ("variational", "joint")
 
@@ -80,9 +79,6 @@ class MutualInformationLoss(Loss):
         self.past = nn.Linear(dim, clusters)
         self.future = nn.Linear(dim, clusters)
 
-    @classmethod
-    def from_config(cls, cfg: MutualInformationConfig) -> "MutualInformationLoss":
-        return cls(**{f: getattr(cfg, f) for f in type(cfg).model_fields if f != "freeze"})
 
     def logits(self, outputs: dict[str, Tensor]) -> tuple[Tensor, Tensor]:
         """Cluster logits of the past and the future view, divided by the temperature: (B, K) each."""
