@@ -256,3 +256,24 @@ def test_references_and_registry():
         reg.resolve("embed", "org/name")
     with pytest.raises(ZooError, match="resolved when a model is composed"):
         reg.resolve("embed", "hf:org/name")
+
+
+def test_the_model_pushes_and_loads_itself_in_the_hub_mixin_shape(hub, cli, monkeypatch, tmp_path):
+    """``model.push_to_hub`` uploads what ``save_pretrained`` writes (weights, config, card);
+    ``ZooModel.from_pretrained('hf:...')`` loads it strictly and records the commit."""
+    from huggingface_hub import constants
+
+    from zoo_core.model import ZooModel
+
+    model = tiny(tmp_path / "m")
+    cli("list", **on(hub, "upload"))  # points huggingface_hub at the upload stand-in (monkeypatched constants)
+    model.push_to_hub("team/mixin", message="from python")
+    repo, branch, files, message, sha = hub["upload"].commits[-1]
+    assert (repo, branch, message) == ("team/mixin", "main", "from python")
+    assert files == ["README.md", "config.json", "model.safetensors"]
+    for name, value in (("ENDPOINT", hub["olah"].url),
+                        ("HUGGINGFACE_CO_URL_TEMPLATE", hub["olah"].url + "/{repo_id}/resolve/{revision}/{filename}")):
+        monkeypatch.setattr(constants, name, value)
+    again = ZooModel.from_pretrained("hf:team/mixin")
+    assert again.hub_source == {"repo": "team/mixin", "revision": "main", "sha": sha}
+    assert probs(again) == probs(model) and again.labels == model.labels
