@@ -126,6 +126,7 @@ def tune(
     metric). Decisions use validation only; the best trial alone is scored on test. Prints the
     best configuration as the zoo train command that reproduces it, and parameter importances."""
     from zoo_tools import tune as tuning
+    from zoo_tools.tune_report import summarize
 
     if pruner not in ("median", "none"):
         raise ZooError(f"--pruner {pruner}: use median or none")
@@ -136,7 +137,7 @@ def tune(
     out.print(f"study {_plain(ctx.study)} in {_plain(ctx.storage)}: {ctx.finished()} of {trials} trials done; "
               f"trial folders under {_plain(str(folder / 'trials'))}", highlight=False)
     completed = tuning.optimize(ctx, jobs, console=out)
-    summary = tuning.summarize(ctx, console=out)
+    summary = summarize(ctx, console=out)
     if summary is not None:
         _print_table(summary)
     if not completed:

@@ -199,10 +199,14 @@ def run_sweep(runs: list[Run], jobs: int, threads: int, on_change) -> bool:
     return True
 
 
-def _start(run: Run, env: dict) -> subprocess.Popen:
+def write_spec(run: Run) -> None:
     run.folder.mkdir(parents=True, exist_ok=True)
     (run.folder / SPEC).write_text(json.dumps({"config": run.config, "seed": run.seed,
                                                "overrides": run.overrides}, indent=1))
+
+
+def _start(run: Run, env: dict) -> subprocess.Popen:
+    write_spec(run)
     log = open(run.folder / "log.txt", "a", encoding="utf-8")
     # its own session: a Ctrl-C reaches the sweep alone, which passes exactly one SIGINT on
     proc = subprocess.Popen([sys.executable, "-m", "zoo_tools.sweep", str(run.folder)], stdout=log,
