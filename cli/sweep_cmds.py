@@ -54,9 +54,12 @@ def compare(
             out.print(f"{run.status:11} {_plain(' '.join(run.overrides))}", highlight=False)
         return
     folder.mkdir(parents=True, exist_ok=True)
-    todo = sum(r.result is None for r in runs)
-    out.print(f"sweep {_plain(str(folder))}: {len(runs)} runs, {len(runs) - todo} already done, {todo} to train, "
-              f"{min(jobs, max(todo, 1))} at a time with threads={threads}", highlight=False)
+    todo, bad = sum(r.result is None for r in runs), [r for r in runs if r.problem]
+    out.print(f"sweep {_plain(str(folder))}: {len(runs)} runs, {len(runs) - todo - len(bad)} already done, "
+              f"{len(bad)} cannot be built, {todo} to train, {min(jobs, max(todo, 1))} at a time with "
+              f"threads={threads}", highlight=False)
+    for run in bad:
+        _report(run)
     finished = {id(r) for r in runs if r.result is not None}
     live = _live(out)
 
