@@ -42,8 +42,9 @@ def compare(
     Markdown, CSV, JSON and PNG. Run the same command again to continue a stopped sweep."""
     from zoo_tools.leaderboard import build_rows, rich_table, write_all
     from zoo_tools.space import parse_space
-    from zoo_tools.sweep import load_results, plan, run_sweep, sweep_name
+    from zoo_tools.sweep import interruptible, load_results, plan, run_sweep, sweep_name
 
+    interruptible()
     command_line = _command_line("compare", overrides)
     folder = out_dir or Path("runs") / sweep_name("compare", overrides)
     threads = max(1, cores() // jobs)
@@ -134,6 +135,7 @@ def tune(
     if pruner not in ("median", "none"):
         raise ZooError(f"--pruner {pruner}: use median or none")
     tuning.require_optuna()
+    tuning.interruptible()
     folder = out_dir or Path("runs") / tuning.sweep_name("tune", overrides)
     ctx = tuning.TuneContext.create(overrides, folder, storage=storage, study=study_name, trials=trials,
                                     timeout=timeout, pruner=pruner, seed=seed, threads=max(1, cores() // jobs))

@@ -189,12 +189,13 @@ def run_sweep(runs: list[Run], jobs: int, threads: int, on_change) -> bool:
     except KeyboardInterrupt:
         for proc in running:
             if proc.poll() is None:
-                proc.send_signal(signal.SIGINT)  # the trainer saves its resume state and stops
+                proc.send_signal(signal.SIGINT)  # the trainer saves its resume state and stops (interruptible())
         for proc, run in running.items():
             try:
                 proc.wait(timeout=60)
             except subprocess.TimeoutExpired:
                 proc.kill()
+            run.running = False  # now interrupted (resume state saved) or pending
         return False
     return True
 
@@ -229,10 +230,21 @@ def _collect(run: Run, returncode: int) -> None:
         path.write_text(json.dumps(run.result, indent=1))
 
 
+def interruptible() -> None:
+    """Ctrl-C and SIGTERM raise KeyboardInterrupt, even in a process started with SIGINT ignored
+    (a background job of a shell), so the trainer saves its resume state and stops."""
+    def stop(signum, frame):
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, stop)
+
+
 def main(argv: list[str]) -> int:
     import warnings
 
     warnings.simplefilter("ignore")
+    interruptible()
     try:
         return 0 if train_run(Path(argv[0])) is not None else 130
     except KeyboardInterrupt:

@@ -32,7 +32,7 @@ from zoo_core import grammar
 from zoo_core.errors import ZooError
 
 from .space import Space, parse_space
-from .sweep import STATE, failure_reason, sweep_name  # noqa: F401 - sweep_name is the CLI's
+from .sweep import STATE, failure_reason, interruptible, sweep_name  # noqa: F401 - sweep_name is the CLI's
 
 HEARTBEAT_S, GRACE_S = 60, 180
 
@@ -274,6 +274,7 @@ def main(argv: list[str]) -> int:
     from rich.console import Console
 
     warnings.simplefilter("ignore")
+    interruptible()
     ctx = TuneContext.load(Path(argv[0]))
     return 0 if run_worker(ctx, int(argv[1]), Console(highlight=False), worker=int(argv[2])) else 130
 
