@@ -227,7 +227,8 @@ def run_worker(ctx: TuneContext, n_trials: int, console=None, callbacks=(), work
 
 
 def trial_line(trial) -> str:
-    params = " ".join(grammar.format_pair(k, _short(v)) for k, v in trial.params.items())
+    params = " ".join(f"{k}={v}" if isinstance(v, str) else grammar.format_pair(k, _short(v))
+                      for k, v in trial.params.items())
     if trial.state.name == "COMPLETE":
         what = f"valid {trial.user_attrs.get('metric', 'metric')} {trial.value:.4f}"
     elif trial.state.name == "FAIL":
