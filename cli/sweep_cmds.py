@@ -130,13 +130,14 @@ def tune(
     metric). Decisions use validation only; the best trial alone is scored on test. Prints the
     best configuration as the zoo train command that reproduces it, and parameter importances."""
     from zoo_tools import tune as tuning
+    from zoo_tools.sweep import sweep_name
     from zoo_tools.tune_report import summarize
 
     if pruner not in ("median", "none"):
         raise ZooError(f"--pruner {pruner}: use median or none")
     tuning.require_optuna()
     tuning.interruptible()
-    folder = out_dir or Path("runs") / tuning.sweep_name("tune", overrides)
+    folder = out_dir or Path("runs") / sweep_name("tune", overrides)
     ctx = tuning.TuneContext.create(overrides, folder, storage=storage, study=study_name, trials=trials,
                                     timeout=timeout, pruner=pruner, seed=seed, threads=max(1, cores() // jobs))
     out.print(f"study {_plain(ctx.study)} in {_plain(ctx.storage)}: {ctx.finished()} of {trials} trials done; "

@@ -32,7 +32,7 @@ from zoo_core import grammar
 from zoo_core.errors import ZooError
 
 from .space import Space, parse_space
-from .sweep import STATE, failure_reason, interruptible, sweep_name  # noqa: F401 - sweep_name is the CLI's
+from .sweep import STATE, failure_reason, interruptible
 
 HEARTBEAT_S, GRACE_S = 60, 180
 
