@@ -9,7 +9,8 @@ def zoo_register_commands(cli):
 
     from .main import COMMANDS
 
-    for module in ("component_cmds", "run_cmds", "plugin_cmds", "hub_cmds", "doctor_cmds", "export_cmds"):
+    for module in ("component_cmds", "run_cmds", "sweep_cmds", "plugin_cmds", "hub_cmds", "doctor_cmds",
+                   "export_cmds"):
         importlib.import_module(f"{__package__}.{module}")  # in --help order; each marks its commands
 
     for fn, name, options in COMMANDS:

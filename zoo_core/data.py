@@ -1,4 +1,5 @@
-"""Labelled text data: local TSV/CSV/JSONL files or datasets registered by plugins.
+"""Labelled text data: local TSV/CSV/JSONL files, Parquet and Hugging Face datasets
+(readers.py), or datasets registered by plugins.
 
 Files need ``text`` and ``label`` columns (a header row for TSV/CSV) or keys (JSONL).
 Malformed rows are reported with file and line number, all at once (up to 20).
@@ -15,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import ZooError
+from .readers import is_saved_dataset, is_table_source, read_table
 from .runspec import DataConfig
 
 MAX_REPORTED = 20
@@ -57,8 +59,10 @@ def _decode_lines(path: Path) -> tuple[list[tuple[int, str]], list[str]]:
     return lines, problems
 
 
-def read_file(path: str | Path) -> Examples:
+def read_file(path: str | Path, text_col: str = "text", label_col: str = "label") -> Examples:
     path = Path(path)
+    if Path(path).suffix.lower() == ".parquet" or is_saved_dataset(path):
+        return Examples(*read_table(str(path), text_col, label_col)["train"])
     if not path.is_file():
         raise ZooError(f"{path}: file not found; give a .tsv, .csv or .jsonl file with text and label columns")
     suffix = path.suffix.lower()
@@ -87,10 +91,11 @@ def read_file(path: str | Path) -> Examples:
             except json.JSONDecodeError as e:
                 problems.append(f"{path}:{n}: not valid JSON ({e.msg})")
                 continue
-            if not isinstance(row, dict) or "text" not in row or "label" not in row:
-                problems.append(f"{path}:{n}: each line must be an object with 'text' and 'label' keys")
+            if not isinstance(row, dict) or text_col not in row or label_col not in row:
+                problems.append(f"{path}:{n}: each line must be an object with '{text_col}' and '{label_col}' keys "
+                                f"(name others with data.text=KEY data.label=KEY)")
                 continue
-            add(n, row["text"], row["label"])
+            add(n, row[text_col], row[label_col])
     else:
         delimiter = "\t" if suffix == ".tsv" else ","
         content = [(n, l) for n, l in lines if l.strip()]
@@ -98,10 +103,10 @@ def read_file(path: str | Path) -> Examples:
             raise ZooError(f"{path}: the file is empty; it needs a header row 'text{delimiter}label' and data rows")
         header_n, header_line = content[0]
         header = [h.strip().lower() for h in next(csv.reader([header_line], delimiter=delimiter))]
-        if "text" not in header or "label" not in header:
-            raise ZooError(f"{path}:{header_n}: header must name 'text' and 'label' columns, got {header}; "
-                           f"add a header row like 'text{delimiter}label'")
-        ti, li = header.index("text"), header.index("label")
+        if text_col.lower() not in header or label_col.lower() not in header:
+            raise ZooError(f"{path}:{header_n}: header must name '{text_col}' and '{label_col}' columns, got {header}; add "
+                           f"a header row like 'text{delimiter}label' or name them with data.text=COL data.label=COL")
+        ti, li = header.index(text_col.lower()), header.index(label_col.lower())
         for n, line in content[1:]:
             row = next(csv.reader(io.StringIO(line), delimiter=delimiter), [])
             if len(row) <= max(ti, li):
@@ -140,8 +145,12 @@ def load_splits(cfg: DataConfig, seed: int = 0, registry=None) -> DatasetSplits:
         raise ZooError("no training data; add data=PATH (a .tsv/.csv/.jsonl file with text,label) "
                        "or data=NAME of a registered dataset (zoo datasets lists them)")
     source = Path(cfg.source)
-    if source.suffix.lower() in (".tsv", ".csv", ".jsonl", ".json") or source.exists():
-        splits = DatasetSplits(train=read_file(source), name=source.stem)
+    if is_table_source(cfg.source):  # Parquet, a save_to_disk folder, hf:ORG/NAME[@REV] (readers.py)
+        parts = {k: Examples(*v) for k, v in read_table(cfg.source, cfg.text, cfg.label).items()}
+        splits = DatasetSplits(name=cfg.source.removeprefix("hf:") if cfg.source.startswith("hf:") else source.stem,
+                               **parts)
+    elif source.suffix.lower() in (".tsv", ".csv", ".jsonl", ".json") or source.exists():
+        splits = DatasetSplits(train=read_file(source, cfg.text, cfg.label), name=source.stem)
     else:
         entry = (registry or get_registry()).dataset(cfg.source)
         try:
@@ -151,9 +160,9 @@ def load_splits(cfg: DataConfig, seed: int = 0, registry=None) -> DatasetSplits:
         splits.name = splits.name or entry.name
         splits.license = splits.license or entry.license
     if cfg.valid:
-        splits.valid = read_file(cfg.valid)
+        splits.valid = read_file(cfg.valid, cfg.text, cfg.label)
     if cfg.test:
-        splits.test = read_file(cfg.test)
+        splits.test = read_file(cfg.test, cfg.text, cfg.label)
     if splits.valid is None:
         splits.train, splits.valid = stratified_split(splits.train, cfg.valid_fraction, seed)
     return splits

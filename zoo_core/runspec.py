@@ -47,7 +47,10 @@ class TrainConfig(Strict):
 
 
 class DataConfig(Strict):
-    source: str | None = Field(None, description="a .tsv/.csv/.jsonl file or a registered dataset name")
+    source: str | None = Field(None, description="a .tsv/.csv/.jsonl/.parquet file, a datasets save_to_disk folder, "
+                                                 "hf:ORG/NAME[@REV] (a Hugging Face dataset) or a registered dataset name")
+    text: str = Field("text", min_length=1, description="the column (or JSONL key) holding the text")
+    label: str = Field("label", min_length=1, description="the column (or JSONL key) holding the label")
     valid: str | None = Field(None, description="validation file (otherwise a seeded stratified split)")
     test: str | None = Field(None, description="test file")
     valid_fraction: float = Field(0.1, gt=0, lt=1, description="share carved out for validation when data.valid is unset")
