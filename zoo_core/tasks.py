@@ -66,7 +66,7 @@ class Task:
         raise NotImplementedError
 
     def loss(self, model, outputs, target, idx):
-        loss = model.loss(outputs, target)
+        loss = model.objective(outputs, target) if hasattr(model, "objective") else model.loss(outputs, target)
         aux = auxiliary_loss(model)
         return loss if aux is None else loss + aux
 
