@@ -44,6 +44,9 @@ def evaluate_classifier(model, token_lists, label_ids, labels, batch_size: int =
     report = classification_report(label_ids, probs.argmax(-1).tolist(), labels)
     target = torch.tensor(label_ids, dtype=torch.long)
     report["loss"] = float(nn.functional.nll_loss(probs.clamp_min(1e-12).log(), target)) if len(target) else 0.0
+    if any(hasattr(m, "step_states") for m in getattr(model, "mixers", [])) and len(target):
+        # mixer=ponder: the mean halting step (halting is sampled, so a second pass gives an estimate)
+        report["ponder_steps"] = float(torch.stack(model_outputs(model, token_lists, "steps", batch_size)).mean())
     return report
 
 

@@ -90,6 +90,9 @@ class ZooModel(nn.Module):
         self.dropout = nn.Dropout(spec.dropout)
         self.pool = pool
         self.loss = loss
+        if any(hasattr(m, "step_states") for m in mixers[:-1]):
+            raise ZooError("mixer=ponder must be the last mixer of the stack (its steps' states go to the pooler); "
+                           "move it to the end, e.g. mixer=[lambda,ponder]")
         if head is None and getattr(loss, "needs_head", True):
             head = build_head(run, pool.out_dim, registry)
         self.head = head
@@ -110,10 +113,16 @@ class ZooModel(nn.Module):
             mask = torch.where(dropped.any(1, keepdim=True), dropped, mask)
         keep = mask.unsqueeze(-1).to(dtype=torch.get_default_dtype())
         x = self.pos(self.embed(inputs)) * keep
+        steps = None
         for mixer, norm in zip(self.mixers, self.norms):
-            x = norm(x + self.dropout(call_right_padded(mixer, x, mask))) * keep
+            y = call_right_padded(mixer, x, mask)
+            if hasattr(mixer, "step_states"):  # mixer=ponder: every step's state, as this layer would output it
+                steps = (mixer, [norm(x + self.dropout(s)) * keep for s in mixer.step_states])
+            x = norm(x + self.dropout(y)) * keep
         pooled, weights = call_right_padded(self.pool, x, mask)
         out = {"states": x, "mask": mask, "pooled": pooled, "weights": weights, "logits": None}
+        if steps is not None:
+            out.update(self._step_outputs(*steps, mask))
         if getattr(self.head, "local_rule", False):  # learns by its own rule: no gradient through it
             out["logits"] = self.head(pooled.detach())
             out["probe_logits"] = self.head.probe(pooled) if self.head.probe is not None else None
@@ -121,10 +130,22 @@ class ZooModel(nn.Module):
             out["logits"] = self.head(pooled)
         return out
 
+    def _step_outputs(self, stepper, states: list[Tensor], mask: Tensor) -> dict:
+        """A mixer that ponders (``step_states``): each sequence's halting step as ``steps``
+        and, in training, every step's prediction through the pooler and head."""
+        out = {"steps": stepper.halt_step.float() + 1}
+        if self.training and self.head is not None:
+            out["step_logits"] = torch.stack([self.head(call_right_padded(self.pool, s, mask)[0]) for s in states], 1)
+            out["halting"] = stepper.halting
+        return out
+
     def objective(self, outputs: dict, target: Tensor) -> Tensor:
         """The training loss of a batch: the loss component on the head's logits, or, for a
         head that learns by its own rule, on its linear probe's logits (no probe: the features
         do not train, and the loss, for the log only, carries no gradient)."""
+        if "step_logits" in outputs:  # a mixer that ponders has its own objective over every step
+            stepper = next(m for m in self.mixers if hasattr(m, "objective"))
+            return stepper.objective(outputs, target, self.loss)
         if "probe_logits" in outputs:
             if outputs["probe_logits"] is None:
                 return self.loss(outputs, target).detach()

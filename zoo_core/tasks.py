@@ -20,7 +20,7 @@ from . import grammar
 from .errors import ZooError
 from .registry import Registry, get_registry
 
-METRIC_TITLES = {"macro_f1": "macro-F1"}
+METRIC_TITLES = {"macro_f1": "macro-F1", "ponder_steps": "ponder steps (mean halting step)"}
 
 
 def metric_title(name: str) -> str:

@@ -51,7 +51,8 @@ def check_head(obj, dim: int, rebuild: Callable[[], object]) -> list[tuple[str, 
         if not local:
             x = torch.randn(BATCH, dim, requires_grad=True)
             obj(x).pow(2).sum().backward()
-            dead = [n for n, p in obj.named_parameters() if p.requires_grad and (p.grad is None or not p.grad.abs().sum())]
+            dead = [n for n, p in obj.named_parameters()
+                    if p.requires_grad and (p.grad is None or not p.grad.abs().sum())]
             ok = not dead and x.grad is not None
             return ok, "" if ok else f"no gradient reached: {', '.join(dead[:6]) or 'the input'}"
         head = rebuild()  # untaught
