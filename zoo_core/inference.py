@@ -10,11 +10,18 @@ from .metrics import classification_report
 from .tokenize import Tokenizer
 
 
+def model_device(model) -> torch.device:
+    """Where the model lives (a gradient-free model, e.g. recipe=hdc, may have buffers only)."""
+    for t in (*model.parameters(), *model.buffers()):
+        return t.device
+    return torch.device("cpu")
+
+
 @torch.no_grad()
 def model_outputs(model, token_lists: list[list[str]], key: str, batch_size: int = 256) -> list[torch.Tensor]:
     """``model(...)[key]`` for each token list, in input order (batches of similar lengths)."""
     model.eval()
-    device = next(model.parameters()).device
+    device = model_device(model)
     order = sorted(range(len(token_lists)), key=lambda i: len(token_lists[i]))
     out = [None] * len(token_lists)
     for start in range(0, len(order), batch_size):
@@ -60,7 +67,7 @@ def predict(model, texts: list[str], top_k: int = 1, explain: bool = False, batc
     top_k = max(1, min(top_k, len(labels)))
     tok = Tokenizer(model.run.tokenizer)
     model.eval()
-    device = next(model.parameters()).device
+    device = model_device(model)
     results = []
     for start in range(0, len(texts), batch_size):
         chunk = texts[start:start + batch_size]
