@@ -168,3 +168,16 @@ def test_a_head_is_described_by_zoo_info_with_its_citation():
         comp = zoo_core.info(f"head:{name}")
         assert comp.post and comp.paper, name
     assert "1910.01526" in zoo_core.info("head:gated_linear").paper
+
+
+@pytest.mark.parametrize("name", ["centroid", "kernel_knn", "gated_linear"])
+def test_a_local_rule_head_trains_the_features_through_its_probe_or_not_at_all(name):
+    model = build([*SMALL, f"head={name}"]).train()
+    assert isinstance(model.head.probe, torch.nn.Linear)
+    x = model.encode([list("hallo"), list("hello"), list("salut")])
+    out = model(x)
+    model.objective(out, torch.tensor([0, 1, 2])).backward()
+    assert model.embed.weight.grad is not None and model.embed.weight.grad.abs().sum() > 0
+    assert all(p.grad is None for n, p in model.head.named_parameters() if not n.startswith("probe"))
+    frozen = build([*SMALL, f"head={name}", "head.probe=false"]).train()
+    assert frozen.head.probe is None and not frozen.objective(frozen(x), torch.tensor([0, 1, 2])).requires_grad

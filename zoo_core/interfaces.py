@@ -100,7 +100,8 @@ class Head(nn.Module):
     in_dim: int
     num_classes: int
     local_rule: bool = False  # learns by update()/refit(), not by gradients
-    probe: nn.Module | None = None
+    # a local-rule head sets the attribute ``probe`` (nn.Linear or None) in its constructor; no
+    # class-level default: it would shadow the submodule nn.Module registers under that name
 
     @classmethod
     def from_config(cls, cfg, *, in_dim: int, num_classes: int):

@@ -125,7 +125,8 @@ class ZooModel(nn.Module):
             out.update(self._step_outputs(*steps, mask))
         if getattr(self.head, "local_rule", False):  # learns by its own rule: no gradient through it
             out["logits"] = self.head(pooled.detach())
-            out["probe_logits"] = self.head.probe(pooled) if self.head.probe is not None else None
+            probe = getattr(self.head, "probe", None)
+            out["probe_logits"] = probe(pooled) if probe is not None else None
         elif self.head is not None:
             out["logits"] = self.head(pooled)
         return out
