@@ -172,14 +172,16 @@ def _resolve_hub(kind: str, ref: Ref, fields: dict, dim: int, reg: Registry, whe
 
 
 # ---- building ----------------------------------------------------------------------------
-def build(spec: ComponentSpec, *, pretrained: bool = True, registry: Registry | None = None):
+def build(spec: ComponentSpec, *, pretrained: bool = True, registry: Registry | None = None,
+          context: dict | None = None):
     """The component object of a resolved spec; with ``pretrained``, a spec with a Hub
-    ``source`` gets its weights from the pinned commit; ``freeze=true`` freezes it."""
+    ``source`` gets its weights from the pinned commit; ``freeze=true`` freezes it.
+    ``context``: what the model passes besides the config (a head's in_dim, num_classes)."""
     reg = registry or get_registry()
     comp = reg.resolve(spec.kind, f"{spec.dist}:{spec.name}")
     cfg = spec._validated if spec._validated is not None else _config_of(comp, spec, reg)
     factory = comp.load_factory()
-    obj = factory.from_config(cfg) if _has_from_config(factory) else factory(cfg)
+    obj = factory.from_config(cfg, **(context or {})) if _has_from_config(factory) else factory(cfg, **(context or {}))
     if pretrained and spec.source is not None:
         _load_pretrained_part(obj, spec)
     if getattr(cfg, "freeze", False) and hasattr(obj, "parameters"):

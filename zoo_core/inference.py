@@ -10,11 +10,18 @@ from .metrics import classification_report
 from .tokenize import Tokenizer
 
 
+def model_device(model) -> torch.device:
+    """Where the model lives (a gradient-free model, e.g. recipe=hdc, may have buffers only)."""
+    for t in (*model.parameters(), *model.buffers()):
+        return t.device
+    return torch.device("cpu")
+
+
 @torch.no_grad()
 def model_outputs(model, token_lists: list[list[str]], key: str, batch_size: int = 256) -> list[torch.Tensor]:
     """``model(...)[key]`` for each token list, in input order (batches of similar lengths)."""
     model.eval()
-    device = next(model.parameters()).device
+    device = model_device(model)
     order = sorted(range(len(token_lists)), key=lambda i: len(token_lists[i]))
     out = [None] * len(token_lists)
     for start in range(0, len(order), batch_size):
@@ -44,6 +51,9 @@ def evaluate_classifier(model, token_lists, label_ids, labels, batch_size: int =
     report = classification_report(label_ids, probs.argmax(-1).tolist(), labels)
     target = torch.tensor(label_ids, dtype=torch.long)
     report["loss"] = float(nn.functional.nll_loss(probs.clamp_min(1e-12).log(), target)) if len(target) else 0.0
+    if any(hasattr(m, "step_states") for m in getattr(model, "mixers", [])) and len(target):
+        # mixer=ponder: the mean halting step (halting is sampled, so a second pass gives an estimate)
+        report["ponder_steps"] = float(torch.stack(model_outputs(model, token_lists, "steps", batch_size)).mean())
     return report
 
 
@@ -57,7 +67,7 @@ def predict(model, texts: list[str], top_k: int = 1, explain: bool = False, batc
     top_k = max(1, min(top_k, len(labels)))
     tok = Tokenizer(model.run.tokenizer)
     model.eval()
-    device = next(model.parameters()).device
+    device = model_device(model)
     results = []
     for start in range(0, len(texts), batch_size):
         chunk = texts[start:start + batch_size]

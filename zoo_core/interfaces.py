@@ -15,6 +15,13 @@ True at real tokens, False at padding. Every sequence has at least one real toke
 - Pooler: ``forward(x (B, T, D), mask) -> (pooled (B, out_dim), weights | None)`` where
   weights, when given, are (B, T) or (B, H, T), sum to 1 over real tokens and are 0 on
   padding. ``out_dim`` gives the pooled width.
+- Head (the output layer): built with ``in_dim`` (the pooler's ``out_dim``) and
+  ``num_classes`` besides its config; ``forward(pooled (B, in_dim)) -> scores (B, C)``, read
+  as logits (argmax predicts; softmax gives the reported probabilities). A head whose
+  ``local_rule`` is True learns by its own rule, not by backpropagation: the trainer calls
+  ``update(pooled, target)`` after each step and ``refit(vectors (N, in_dim), target (N,))``
+  with the whole training set's pooled vectors at each epoch's end (either may do nothing);
+  its ``probe`` (an ``nn.Linear`` or None) is what the loss trains the features through.
 - Loss: ``forward(outputs, target) -> scalar``; ``outputs`` is the dict a ZooModel returns
   (``logits``, ``pooled``, ``states``, ``mask``). ``needs_head`` says whether it scores class
   logits (a linear output layer is added) or the pooled vectors themselves.
@@ -87,6 +94,28 @@ class Pooler(FromConfig, nn.Module):
 
     def forward(self, x: Tensor, mask: Tensor) -> tuple[Tensor, Tensor | None]:  # pragma: no cover
         raise NotImplementedError
+
+
+class Head(nn.Module):
+    in_dim: int
+    num_classes: int
+    local_rule: bool = False  # learns by update()/refit(), not by gradients
+    # a local-rule head sets the attribute ``probe`` (nn.Linear or None) in its constructor; no
+    # class-level default: it would shadow the submodule nn.Module registers under that name
+
+    @classmethod
+    def from_config(cls, cfg, *, in_dim: int, num_classes: int):
+        fields = {f: getattr(cfg, f) for f in type(cfg).model_fields if f != "freeze"}
+        return cls(in_dim=in_dim, num_classes=num_classes, **fields)
+
+    def forward(self, pooled: Tensor) -> Tensor:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def update(self, pooled: Tensor, target: Tensor) -> None:
+        """One training step's local learning rule (a local_rule head; default: nothing)."""
+
+    def refit(self, vectors: Tensor, target: Tensor) -> None:
+        """Rebuild from the whole training set's pooled vectors at an epoch's end (default: nothing)."""
 
 
 class Loss(FromConfig, nn.Module):

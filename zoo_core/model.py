@@ -3,7 +3,8 @@
     emb = embedder(tokens) + position()            ("Token Interactions"); token_dropout hides tokens
     x = layer_norm(x + dropout(mixer(x, mask)))    for each mixer in the stack
     pooled, weights = pool(x, mask)                (e.g. a learned seed attending over x)
-    logits = head(pooled)                          when the loss scores class logits
+    logits = head(pooled)                          the output layer (head=linear, centroid, ...),
+                                                   when the loss scores class logits
 
 A ZooModel knows its run spec, labels and (when pulled) its Hub source from construction.
 One save path, in huggingface_hub's ModelHubMixin shape with zoo's strict, pickle-free
@@ -24,7 +25,7 @@ from .errors import ZooError
 from .positions import sinusoids
 from .refs import is_hub_text, parse_hub
 from .registry import Registry
-from .runspec import RunSpec
+from .runspec import DEFAULT_HEAD, RunSpec
 
 
 class PositionalEncoding(nn.Module):
@@ -76,7 +77,7 @@ def call_right_padded(module: nn.Module, x: Tensor, mask: Tensor):
 
 class ZooModel(nn.Module):
     def __init__(self, run: RunSpec, embed, mixers: list, pool, loss, *, labels: list[str] | None = None,
-                 source: dict | None = None):
+                 source: dict | None = None, head: nn.Module | None = None, registry: Registry | None = None):
         super().__init__()
         self.run, self.spec = run, run.model
         self.labels = list(labels) if labels is not None else None
@@ -89,7 +90,12 @@ class ZooModel(nn.Module):
         self.dropout = nn.Dropout(spec.dropout)
         self.pool = pool
         self.loss = loss
-        self.head = nn.Linear(pool.out_dim, spec.num_classes) if getattr(loss, "needs_head", True) else None
+        if any(hasattr(m, "step_states") for m in mixers[:-1]):
+            raise ZooError("mixer=ponder must be the last mixer of the stack (its steps' states go to the pooler); "
+                           "move it to the end, e.g. mixer=[lambda,ponder]")
+        if head is None and getattr(loss, "needs_head", True):
+            head = build_head(run, pool.out_dim, registry)
+        self.head = head
 
     @property
     def run_spec(self) -> RunSpec:
@@ -107,11 +113,45 @@ class ZooModel(nn.Module):
             mask = torch.where(dropped.any(1, keepdim=True), dropped, mask)
         keep = mask.unsqueeze(-1).to(dtype=torch.get_default_dtype())
         x = self.pos(self.embed(inputs)) * keep
+        steps = None
         for mixer, norm in zip(self.mixers, self.norms):
-            x = norm(x + self.dropout(call_right_padded(mixer, x, mask))) * keep
+            y = call_right_padded(mixer, x, mask)
+            if hasattr(mixer, "step_states"):  # mixer=ponder: every step's state, as this layer would output it
+                steps = (mixer, [norm(x + self.dropout(s)) * keep for s in mixer.step_states])
+            x = norm(x + self.dropout(y)) * keep
         pooled, weights = call_right_padded(self.pool, x, mask)
-        logits = self.head(pooled) if self.head is not None else None
-        return {"states": x, "mask": mask, "pooled": pooled, "weights": weights, "logits": logits}
+        out = {"states": x, "mask": mask, "pooled": pooled, "weights": weights, "logits": None}
+        if steps is not None:
+            out.update(self._step_outputs(*steps, mask))
+        if getattr(self.head, "local_rule", False):  # learns by its own rule: no gradient through it
+            out["logits"] = self.head(pooled.detach())
+            probe = getattr(self.head, "probe", None)
+            out["probe_logits"] = probe(pooled) if probe is not None else None
+        elif self.head is not None:
+            out["logits"] = self.head(pooled)
+        return out
+
+    def _step_outputs(self, stepper, states: list[Tensor], mask: Tensor) -> dict:
+        """A mixer that ponders (``step_states``): each sequence's halting step as ``steps``
+        and, in training, every step's prediction through the pooler and head."""
+        out = {"steps": stepper.halt_step.float() + 1}
+        if self.training and self.head is not None:
+            out["step_logits"] = torch.stack([self.head(call_right_padded(self.pool, s, mask)[0]) for s in states], 1)
+            out["halting"] = stepper.halting
+        return out
+
+    def objective(self, outputs: dict, target: Tensor) -> Tensor:
+        """The training loss of a batch: the loss component on the head's logits, or, for a
+        head that learns by its own rule, on its linear probe's logits (no probe: the features
+        do not train, and the loss, for the log only, carries no gradient)."""
+        if "step_logits" in outputs:  # a mixer that ponders has its own objective over every step
+            stepper = next(m for m in self.mixers if hasattr(m, "objective"))
+            return stepper.objective(outputs, target, self.loss)
+        if "probe_logits" in outputs:
+            if outputs["probe_logits"] is None:
+                return self.loss(outputs, target).detach()
+            outputs = {**outputs, "logits": outputs["probe_logits"]}
+        return self.loss(outputs, target)
 
     def predict(self, texts: list[str], top_k: int = 1, explain: bool = False) -> list[dict]:
         """Labels (and scores) for raw texts, tokenized exactly as in training."""
@@ -121,13 +161,13 @@ class ZooModel(nn.Module):
 
     def parts(self) -> list[tuple[str, str, nn.Module, Any]]:
         """(label, attribute, module, spec) for each component with weights, in network order."""
-        modules = {"embed": self.embed, "pool": self.pool, "loss": self.loss}
+        modules = {"embed": self.embed, "pool": self.pool, "loss": self.loss, "head": self.head}
         out, i = [], 0
         for label, spec in self.spec.labelled():
             if spec.kind == "mixer":
                 out.append((label, f"mixers.{i}", self.mixers[i], spec))
                 i += 1
-            elif spec.kind in modules:
+            elif modules.get(spec.kind) is not None:
                 out.append((label, spec.kind, modules[spec.kind], spec))
         return out
 
@@ -210,7 +250,15 @@ def build_model(run: RunSpec, *, labels: list[str] | None = None, registry: Regi
         return factory.build(s, pretrained=pretrained, registry=registry)
 
     return ZooModel(run, make(spec.embed), [make(m) for m in spec.mixer], make(spec.pool), make(spec.loss),
-                    labels=labels, source=source)
+                    labels=labels, source=source, registry=registry)
+
+
+def build_head(run: RunSpec, in_dim: int, registry: Registry | None = None) -> nn.Module:
+    """The output layer ``run`` names, over ``in_dim`` pooled features; a run saved before heads
+    were a component kind names none and gets ``head=linear`` (its weights ``head.weight``,
+    ``head.bias`` load unchanged)."""
+    spec = run.model.head or factory.resolve("head", DEFAULT_HEAD, registry=registry)
+    return factory.build(spec, registry=registry, context={"in_dim": in_dim, "num_classes": run.model.num_classes})
 
 
 def build(overrides: list[str] | tuple[str, ...] = (), registry: Registry | None = None) -> ZooModel:

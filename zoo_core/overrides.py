@@ -22,8 +22,8 @@ from .config import ComponentSpec, component_kind_of
 from .errors import ZooError, did_you_mean
 from .factory import pydantic_problems, try_resolve, unknown_field_problems
 from .registry import Registry, get_registry, import_object
-from .runspec import (COMPONENT_KINDS, DEFAULT_RECIPE, MODEL_KEYS, RUN_KEYS, SECTIONS, TOP_KEYS, ModelSpec,
-                      RunSpec)
+from .runspec import (COMPONENT_KINDS, DEFAULT_HEAD, DEFAULT_RECIPE, MODEL_KEYS, RUN_KEYS, SECTIONS, TOP_KEYS,
+                      ModelSpec, RunSpec)
 
 
 @dataclass
@@ -155,6 +155,7 @@ def _dim(top: dict, problems: list[str]) -> int:
 
 def _components(parsed: _Sorted, dim: int, reg: Registry, recipe: str, problems: list[str]) -> dict[str, Any]:
     resolved: dict[str, Any] = {}
+    parsed.chosen.setdefault("head", DEFAULT_HEAD)
     for kind in COMPONENT_KINDS:
         if kind not in parsed.chosen:
             problems.append(f"{kind}: no component chosen and recipe '{recipe}' sets none; add {kind}=NAME "
@@ -224,6 +225,8 @@ def to_overrides(run: RunSpec, registry: Registry | None = None) -> list[str]:
     out = []
     for kind in COMPONENT_KINDS:
         specs = m.mixer if kind == "mixer" else [getattr(m, kind)]
+        if specs == [None]:  # an old checkpoint's run: no head named, so the default
+            continue
         names = [reference_text(s, reg) for s in specs]
         out.append(f"{kind}=[{','.join(names)}]" if kind == "mixer" and len(names) != 1 else f"{kind}={names[0]}")
         for i, spec in enumerate(specs):

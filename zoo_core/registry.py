@@ -27,10 +27,11 @@ from .citations import factory_citation
 from .errors import ZooError, ZooPluginWarning, did_you_mean
 from .refs import normalize_dist, parse_ref
 
-KINDS = ("embed", "mixer", "pool", "loss", "optim")
-KIND_TITLES = {"embed": "embedder", "mixer": "mixer", "pool": "pooler", "loss": "loss", "optim": "optimizer"}
+KINDS = ("embed", "mixer", "pool", "head", "loss", "optim")
+KIND_TITLES = {"embed": "embedder", "mixer": "mixer", "pool": "pooler", "head": "output head", "loss": "loss",
+               "optim": "optimizer"}
 KIND_ALIASES = {"embedder": "embed", "embedding": "embed", "pooler": "pool", "pooling": "pool",
-                "optimizer": "optim", "optimiser": "optim", "mixers": "mixer"}
+                "optimizer": "optim", "optimiser": "optim", "mixers": "mixer", "heads": "head", "output": "head"}
 CORE_DIST = "zoo-nlp"
 ENTRY_POINT_GROUP = "zoo"
 COMMANDS_GROUP = "zoo.cli"  # plugins that add commands: the only ones `zoo --help` imports

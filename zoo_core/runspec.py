@@ -60,7 +60,8 @@ class DataConfig(Strict):
 # for choices that include "none": the command line parses pos=none / logger=none to None
 NONE_IS_A_NAME = BeforeValidator(lambda value: "none" if value is None else value)
 
-COMPONENT_KINDS = ("embed", "mixer", "pool", "loss", "optim")
+COMPONENT_KINDS = ("embed", "mixer", "pool", "head", "loss", "optim")
+DEFAULT_HEAD = "linear"  # a run (or an old checkpoint) that names no head gets this one
 
 
 class ModelSpec(Strict):
@@ -75,17 +76,22 @@ class ModelSpec(Strict):
     embed: ComponentSpec
     mixer: list[ComponentSpec]
     pool: ComponentSpec
+    head: ComponentSpec | None = Field(None, description="the output layer; None (a checkpoint saved before heads "
+                                                         "were a component kind) means head=linear")
     loss: ComponentSpec
     optim: ComponentSpec
 
     def components(self) -> list[ComponentSpec]:
         """Every top-level component, in network order (the optimizer last)."""
-        return [self.embed, *self.mixer, self.pool, self.loss, self.optim]
+        head = [self.head] if self.head is not None else []
+        return [self.embed, *self.mixer, self.pool, *head, self.loss, self.optim]
 
     def labelled(self) -> list[tuple[str, ComponentSpec]]:
-        """(label, spec) in network order: embed, mixer or mixer.N, pool, loss, optim."""
+        """(label, spec) in network order: embed, mixer or mixer.N, pool, head, loss, optim."""
         mixers = [(f"mixer.{i}" if len(self.mixer) > 1 else "mixer", m) for i, m in enumerate(self.mixer)]
-        return [("embed", self.embed), *mixers, ("pool", self.pool), ("loss", self.loss), ("optim", self.optim)]
+        head = [("head", self.head)] if self.head is not None else []
+        return [("embed", self.embed), *mixers, ("pool", self.pool), *head, ("loss", self.loss),
+                ("optim", self.optim)]
 
 
 class RunSpec(Strict):

@@ -20,7 +20,7 @@ from . import grammar
 from .errors import ZooError
 from .registry import Registry, get_registry
 
-METRIC_TITLES = {"macro_f1": "macro-F1"}
+METRIC_TITLES = {"macro_f1": "macro-F1", "ponder_steps": "ponder steps (mean halting step)"}
 
 
 def metric_title(name: str) -> str:
@@ -66,7 +66,7 @@ class Task:
         raise NotImplementedError
 
     def loss(self, model, outputs, target, idx):
-        loss = model.loss(outputs, target)
+        loss = model.objective(outputs, target) if hasattr(model, "objective") else model.loss(outputs, target)
         aux = auxiliary_loss(model)
         return loss if aux is None else loss + aux
 

@@ -100,6 +100,9 @@ STARTERS = {
                     "additive attention pooling: a learned query scores tanh(W x_t); the pooled vector is the "
                     "softmax-weighted sum of the tokens", '[{}, {"temperature": 0.5}]',
                     "zoo build pool=$name           # zoo predict MODEL TEXT --explain shows its weights"),
+    "head": Starter("Head", "$Class",
+                    "cosine classifier: scaled cosines between the pooled vector and one learned vector per class",
+                    '[{}, {"scale": 1.0}]', "zoo build head=$name           # head.scale=16"),
     "loss": Starter("Loss", "$Class",
                     "focal loss: cross-entropy down-weighting well-classified examples by (1 - p_target)^gamma",
                     '[{}, {"gamma": 0.0}]', "zoo build loss=$name           # loss.gamma=1"),

@@ -21,6 +21,8 @@ moment it is registered; third-party plugins run the same kit in their tests (an
   matter; weights, if returned, sum to 1 over real tokens and are 0 on padding;
 - a mixer or pooler that declares ``needs_right_padding = True`` is checked with right
   padding only (the composer then moves real tokens to the front before calling it);
+- head: scores (B, classes) per example; learns (gradients, or its own rule without any);
+  its state_dict rebuilds it (``head_checks.py``);
 - loss: a finite scalar whose gradient reaches the model outputs it uses;
 - optim: a torch Optimizer that lowers a small regression loss; its state_dict round-trips;
 - all modules: gradients reach every trainable parameter; the config round-trips through JSON.
@@ -34,8 +36,11 @@ from typing import Any, Callable
 
 import torch
 
+from zoo_core import factory
 from zoo_core.factory import create, resolve
 from zoo_core.registry import get_registry, normalize_kind
+
+from .head_checks import NUM_CLASSES, check_head
 
 ODD_TOKENS = [["hello", "world", "zoo"], ["", "🦒", "日本語", "ça"], ["x"], ["mixed", "Кириллица", "عربى", "!!"]]
 B, T, ATOL = 4, 7, 1e-5
@@ -351,7 +356,7 @@ def check_optimizer(obj, dim: int) -> list[tuple[str, Callable]]:
 
 
 CHECKS = {"embed": check_embedder, "mixer": check_mixer, "pool": check_pooler, "loss": check_loss,
-          "optim": check_optimizer}
+          "optim": check_optimizer, "head": None}
 
 
 def check_component(kind: str, name: str, dim: int = 16, **config: Any) -> list[CheckResult]:
@@ -363,13 +368,16 @@ def check_component(kind: str, name: str, dim: int = 16, **config: Any) -> list[
     built: dict[str, Any] = {}
 
     def build():
-        built["obj"] = create(kind, name, dim=dim, **config)
+        if kind == "head":  # built with the model's pooled width and classes besides its config
+            return factory.build(resolve(kind, name, config, dim), context={"in_dim": dim, "num_classes": NUM_CLASSES})
+        return create(kind, name, dim=dim, **config)
 
-    _run(results, label, "builds", build)
+    _run(results, label, "builds", lambda: built.update(obj=build()))
     if "obj" not in built:
         return results
     obj = built["obj"]
-    for check_name, fn in CHECKS[kind](obj, dim):
+    checks = check_head(obj, dim, build) if kind == "head" else CHECKS[kind](obj, dim)
+    for check_name, fn in checks:
         _run(results, label, check_name, fn)
     _run(results, label, "config_json", lambda: _config_roundtrip(kind, name, config, dim))
     return results

@@ -21,3 +21,10 @@ def register_lemmas(register):
              summary="word forms labelled by lemma (PyPI spacy-lookups-data, 27 languages): retrieval, a word "
                      "retrieves the other forms of its lemma; evaluation forms unseen in training",
              license="mit", url="https://pypi.org/project/spacy-lookups-data/")
+
+
+@hookimpl(specname="zoo_register_datasets")
+def register_modular_arithmetic(register):
+    register("modular_arithmetic", loader="zoo_plugins.datasets.modular:load",
+             summary="a op b mod p for op in + - / (the grokking data set); options p, op, train_fraction",
+             license="generated", url="https://arxiv.org/abs/2201.02177")

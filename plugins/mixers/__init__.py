@@ -49,6 +49,9 @@ _MIXERS = [
     ("fast_weights", "fast_weights:FastWeightsMixer", configs.FastWeightsConfig,
      "fast-weights RNN: the new state settles in S inner steps under a decaying Hebbian memory of the "
      "recent states (attention form); causal, sequential"),
+    ("ponder", "ponder:PonderMixer", configs.PonderConfig,
+     "PonderNet: an inner mixer applied up to N times, halting with a learned probability per step; loss "
+     "sum_n p_n L(y_n) + beta KL(p || Geometric(lambda_p)); the model reports the mean halting step"),
     ("feedback", "feedback:FeedbackMixer", configs.FeedbackConfig,
      "feedback memory: attention layers where every layer of token t reads memories (a learned mix of all "
      "layer states) of earlier tokens; causal, sequential over tokens"),

@@ -11,7 +11,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from zoo_core.config import HeadsConfig, ModuleConfig, heads_divide_dim
+from zoo_core.config import ComponentSpec, HeadsConfig, ModuleConfig, component_field, heads_divide_dim
 
 
 def check_conv(dim: int, kernel_size: int, dilation: int, groups: int, causal: bool,
@@ -195,3 +195,24 @@ class FeedbackConfig(HeadsConfig):
     layers: int = Field(2, ge=1, le=8, description="attention layers L; every layer reads the same memories")
     heads: int = Field(4, gt=0, description="attention heads; each gets dim / heads channels")
     hidden: int | None = Field(None, gt=0, description="feed-forward width of every layer; default: 2 * dim")
+
+
+class PonderConfig(ModuleConfig):
+    inner: ComponentSpec = component_field("mixer", "self_attention", description=(
+        "the step function s: any mixer but ponder, applied up to max_steps times (h <- norm(h + s(h))); "
+        "its own fields: mixer.inner.FIELD=..."))
+    max_steps: int = Field(6, ge=1, le=64, description="N: the most steps; the N-th step always halts")
+    lambda_p: float = Field(0.3, gt=0, lt=1, description="the prior's halting probability per step: "
+                                                          "Geometric(lambda_p), expected 1/lambda_p steps")
+    beta: float = Field(0.01, ge=0, description="weight of KL(p || Geometric(lambda_p)) in the loss")
+    halt: Literal["sample", "threshold"] = Field(
+        "sample", description="at inference: halt at step n with probability lambda_n (sample), or at the first "
+                              "step whose cumulative halting probability reaches threshold")
+    threshold: float = Field(0.5, gt=0, le=1, description="cumulative halting probability for halt=threshold")
+
+    @model_validator(mode="after")
+    def _not_itself(self):
+        if self.inner is not None and self.inner.name == "ponder":
+            raise ValueError("mixer.inner=ponder: the step function cannot be ponder itself; choose e.g. "
+                             "mixer.inner=self_attention")
+        return self

@@ -11,6 +11,9 @@ class DecayConfig(ComponentConfig):
                                                        "not 1-D-after-squeeze parameters, not the skip list)")
     no_decay: list[str] = Field(default_factory=list, description="parameter-name wildcards never decayed, "
                                                                   "e.g. ['embed.*']")
+    decay_all: bool = Field(False, description="decay biases and 1-D parameters (norm gains) too, as torch's "
+                                               "optimizers do by default (the grokking recipe needs it: otherwise "
+                                               "the norm gains undo the decay of the matrices)")
 
 
 class AdamWConfig(DecayConfig):

@@ -28,26 +28,26 @@ def closure_loss(closure) -> torch.Tensor | None:
         return closure()
 
 
-def decays(name: str, param: nn.Parameter, skip: Iterable[str] = ()) -> bool:
-    if name.endswith("bias") or param.squeeze().dim() <= 1:
+def decays(name: str, param: nn.Parameter, skip: Iterable[str] = (), decay_all: bool = False) -> bool:
+    if not decay_all and (name.endswith("bias") or param.squeeze().dim() <= 1):
         return False
     return not any(fnmatch.fnmatchcase(name, pattern) for pattern in skip)
 
 
 def param_groups(named_params: Iterable[tuple[str, nn.Parameter]], weight_decay: float,
-                 skip: Iterable[str] = ()) -> list[dict]:
+                 skip: Iterable[str] = (), decay_all: bool = False) -> list[dict]:
     decay, no_decay = [], []
     for name, param in named_params:
         if not param.requires_grad:
             continue
-        (decay if decays(name, param, skip) else no_decay).append(param)
+        (decay if decays(name, param, skip, decay_all) else no_decay).append(param)
     groups = [{"params": no_decay, "weight_decay": 0.0}, {"params": decay, "weight_decay": weight_decay}]
     return [g for g in groups if g["params"]]
 
 
 def adamw(cfg: AdamWConfig) -> Callable[[Iterable], torch.optim.Optimizer]:
     def build(named_params):
-        return torch.optim.AdamW(param_groups(named_params, cfg.weight_decay, cfg.no_decay), lr=cfg.lr,
+        return torch.optim.AdamW(param_groups(named_params, cfg.weight_decay, cfg.no_decay, cfg.decay_all), lr=cfg.lr,
                                  betas=(cfg.beta1, cfg.beta2), eps=cfg.eps)
 
     return build

@@ -14,7 +14,7 @@ from .groups import param_groups
 
 
 def _groups(cfg, named_params):
-    return param_groups(named_params, cfg.weight_decay, cfg.no_decay)
+    return param_groups(named_params, cfg.weight_decay, cfg.no_decay, getattr(cfg, "decay_all", False))
 
 
 def sgd(cfg):

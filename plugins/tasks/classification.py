@@ -26,7 +26,7 @@ class ClassificationTask(Task):
     name = "classification"
     pipeline_tag = "text-classification"
     primary_metric = "accuracy"
-    metrics = ("accuracy", "macro_f1", "loss")
+    metrics = ("accuracy", "macro_f1", "loss", "ponder_steps")  # ponder_steps: only a model with mixer=ponder
 
     def batches(self, data: TrainingSet, epoch: int) -> list[list[int]]:
         return epoch_batches(data.lengths, data.batch_size, data.seed, epoch)

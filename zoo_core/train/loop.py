@@ -98,7 +98,10 @@ class Trainer:
         self.model.to(self.device)
         self._sparse = sparse_gradient_params(self.model)  # coalesced once a step; all-reduced here under DDP
         self.forward_model = self._wrap(self.model)
-        self.optimizer = build_optimizer(self.model, run.model.optim, lr=run.train.lr)
+        if any(p.requires_grad for p in self.model.parameters()):
+            self.optimizer = build_optimizer(self.model, run.model.optim, lr=run.train.lr)
+        else:  # gradient-free (e.g. recipe=hdc): a placeholder keeps the schedule and resume state uniform
+            self.optimizer = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.0)
         self.total_steps = self.training_set.steps * run.train.epochs
         t = run.train
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(
@@ -199,7 +202,11 @@ class Trainer:
             raise ZooError(f"the loss became {loss.item()} at step {self.state.step}; lower train.lr "
                            f"(now {self.scheduler.get_last_lr()[0]:.2e}) or set train.clip")
         self.optimizer.zero_grad(set_to_none=True)
-        (loss * weight if weight != 1.0 else loss).backward()
+        if loss.requires_grad:  # a head that learns by its own rule without a probe leaves nothing to backprop
+            (loss * weight if weight != 1.0 else loss).backward()
+        if getattr(self.model.head, "local_rule", False):
+            with torch.no_grad():
+                self.model.head.update(out["pooled"].detach(), target)
         self._grad_norm = None
         if self._sparse:  # once, in place: clipping, logging and the optimizer reuse it
             coalesce_sparse_grads(self._sparse.values())
@@ -236,6 +243,7 @@ class Trainer:
         s = self.state
         s.epoch += 1
         s.seconds = time.perf_counter() - start
+        self._refit_head()
         report = self._validate_and_keep_best(s.epoch)
         row = {"epoch": s.epoch, "step": s.step, "train_loss": s.loss_sum / max(1, s.seen),
                "train_accuracy": s.correct / max(1, s.seen),
@@ -254,6 +262,16 @@ class Trainer:
         if self.is_main:
             save_state(self.out_dir, self)
         return s.bad_epochs >= self.run.train.patience
+
+    def _refit_head(self) -> None:
+        """The trainer's seam for a head that learns by its own rule: the whole training set's
+        pooled vectors, as the features now are (class hypervectors, stored kNN examples)."""
+        if getattr(self.model.head, "local_rule", False):
+            from ..inference import pooled_vectors
+
+            vectors = pooled_vectors(self.model, self.train_tokens).to(self.device)
+            with torch.no_grad():
+                self.model.head.refit(vectors, torch.tensor(self.train_y, device=self.device))
 
     def _validate_and_keep_best(self, epoch_done: float) -> dict:
         report = self.task.evaluate(self.model, self.valid_tokens, self.valid_y, self.labels)
