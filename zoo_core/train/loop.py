@@ -8,6 +8,7 @@ on_step_end(trainer, step, loss), on_epoch_end(trainer, row), on_train_end(train
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import time
@@ -16,6 +17,8 @@ from pathlib import Path
 
 import torch
 
+from ..atomic import generation
+from ..checkpoint import atomic_write_bytes
 from ..data import DatasetSplits, load_splits
 from ..errors import ZooError
 from ..model import ZooModel, build_model, build_optimizer, count_parameters
@@ -26,7 +29,7 @@ from .device import CompiledOrEager, resolve_device
 from .distributed import init_distributed, reduce_sparse_grads, wrap_ddp
 from .gradients import clip_gradients, coalesce_sparse_grads, sparse_gradient_params, total_grad_norm
 from .prefetch import Prefetcher
-from .state import TrainState, load_state, run_from_state, save_state
+from .state import TrainState, interrupts_deferred, load_state, run_from_state, save_state
 
 METRICS_FILE = "metrics.jsonl"
 STOPS_TO_RESUME = ("max_steps", "max_minutes", "interrupted")
@@ -141,9 +144,24 @@ class Trainer:
 
     # -- the loop ------------------------------------------------------------------------
     def fit(self, resume: bool = False, splits: DatasetSplits | None = None) -> TrainResult:
+        from ..lock import run_lock
+
+        with run_lock(self.out_dir) if self.rank_hint == 0 else contextlib.nullcontext():
+            return self._fit(resume, splits)
+
+    @property
+    def rank_hint(self) -> int:
+        """This process's rank before ``prepare`` (torchrun sets RANK)."""
+        import os
+
+        return int(os.environ.get("RANK", "0") or 0)
+
+    def _fit(self, resume: bool, splits: DatasetSplits | None) -> TrainResult:
         self.prepare(splits)
         if resume:
             load_state(self.out_dir, self)
+            if self.state.bad_epochs >= self.run.train.patience:  # it had stopped early: finish, train no more
+                return self._stop("early_stopping", time.perf_counter() - self.state.seconds)
         self._emit("on_train_start")
         self.out_dir.mkdir(parents=True, exist_ok=True)
         start = time.perf_counter() - self.state.seconds
@@ -236,7 +254,14 @@ class Trainer:
         s = self.state
         s.epoch += 1
         s.seconds = time.perf_counter() - start
-        report = self._validate_and_keep_best(s.epoch)
+        with interrupts_deferred(), self._checkpoint():  # best model, metrics.jsonl, resume state: one save
+            return self._epoch_row(start, self._validate_and_keep_best(s.epoch))
+
+    def _checkpoint(self):
+        return generation(self.out_dir) if self.is_main else contextlib.nullcontext()
+
+    def _epoch_row(self, start: float, report: dict) -> bool:
+        s = self.state
         row = {"epoch": s.epoch, "step": s.step, "train_loss": s.loss_sum / max(1, s.seen),
                "train_accuracy": s.correct / max(1, s.seen),
                **{f"valid_{k}": report[k] for k in self.task.metrics if isinstance(report.get(k), (int, float))},
@@ -245,13 +270,12 @@ class Trainer:
         s.history.append(row)
         s.start_epoch()
         self._emit("on_epoch_end", row)
-        if self.is_main:
-            with open(self.out_dir / METRICS_FILE, "a", encoding="utf-8") as f:
-                f.write(json.dumps(row) + "\n")
         self._log(f"epoch {row['epoch']}/{self.run.train.epochs}  train loss {row['train_loss']:.4f}  "
                   f"valid {metric_title(self.metric)} {row[f'valid_{self.metric}']:.4f}  "
                   f"{row['examples_per_s']:.0f} ex/s  {row['seconds']:.1f}s")
         if self.is_main:
+            with generation(self.out_dir) as staging:
+                atomic_write_bytes(staging / METRICS_FILE, "".join(json.dumps(r) + "\n" for r in s.history).encode())
             save_state(self.out_dir, self)
         return s.bad_epochs >= self.run.train.patience
 
@@ -279,12 +303,13 @@ class Trainer:
         s = self.state
         s.seconds = time.perf_counter() - start
         if stopped in STOPS_TO_RESUME:
-            if s.best is None and s.step > 0:
-                # stopped before the first validation: keep what we have, without touching the
-                # early-stopping bookkeeping (a resumed run must behave like an uninterrupted one)
-                self._save_model({"best_epoch": s.epoch})
-            if self.is_main:
-                save_state(self.out_dir, self)
+            with self._checkpoint():
+                if s.best is None and s.step > 0:
+                    # stopped before the first validation: keep what we have, without touching the
+                    # early-stopping bookkeeping (a resumed run must behave like an uninterrupted one)
+                    self._save_model({"best_epoch": s.epoch})
+                if self.is_main:
+                    save_state(self.out_dir, self)
         result = TrainResult(out_dir=self.out_dir, epochs=s.epoch, steps=s.step, seconds=s.seconds, stopped=stopped,
                              rank=self.rank, parameters=count_parameters(self.model)[0],
                              metrics=tuple(self.task.metrics), primary_metric=self.metric)
@@ -308,8 +333,10 @@ class Trainer:
             index = {label: i for i, label in enumerate(self.labels)}
             result.test = self.task.evaluate(best, tokens, [index[label] for label in self.splits.test.labels],
                                              self.labels)
-        write_card(self.out_dir, best, splits=self.splits, result=result, device=str(self.device),
-                   command=self.command)
+        self._log("writing the model card")
+        with generation(self.out_dir) as staging:
+            write_card(staging, best, splits=self.splits, result=result, device=str(self.device),
+                       command=self.command)
 
     # -- output --------------------------------------------------------------------------
     def _emit(self, event: str, *args) -> None:
