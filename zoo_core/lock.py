@@ -48,8 +48,9 @@ def run_lock(folder: str | Path) -> Iterator[None]:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
-            raise RunFolderBusy(f"--out {folder}: another zoo train (pid {_owner(fd) or '?'}) is writing there; wait "
-                                f"for it to end, or choose another --out") from None
+            check_not_busy(folder)
+            raise RunFolderBusy(f"--out {folder}: another zoo train is writing there; wait for it to end, or choose "
+                                f"another --out") from None
         stale = _owner(fd)
         if stale and stale != os.getpid():
             warnings.warn(f"{folder}: the run that held this folder (pid {stale}) ended without releasing it "
@@ -63,6 +64,32 @@ def run_lock(folder: str | Path) -> Iterator[None]:
             os.ftruncate(fd, 0)  # released cleanly: no pid left behind
     finally:
         os.close(fd)
+
+
+def busy(folder: str | Path) -> int | None:
+    """The pid of another process training into ``folder`` right now, else None."""
+    path = Path(folder) / LOCK_FILE
+    try:
+        import fcntl
+
+        fd = os.open(path, os.O_RDONLY)
+    except (ImportError, OSError):
+        return None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return None
+    except OSError:
+        return _owner(fd) or -1
+    finally:
+        os.close(fd)
+
+
+def check_not_busy(folder: str | Path) -> None:
+    pid = busy(folder)
+    if pid is not None:
+        raise RunFolderBusy(f"--out {folder}: another zoo train (pid {pid if pid > 0 else '?'}) is writing there; "
+                            f"wait for it to end, or choose another --out")
 
 
 def _owner(fd: int) -> int | None:

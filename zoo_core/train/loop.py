@@ -85,17 +85,20 @@ class Trainer:
         self.ranks, self.device = init_distributed(resolve_device(run.device))
         if self.device.type == "cpu":
             torch.set_num_threads(run.threads)
+        if splits is None:
+            self._log(f"reading {run.data.source}" + (" (and data.valid/test)" if run.data.valid or run.data.test else ""))
         self.splits = splits or load_splits(run.data, seed=run.seed)
         self.labels = self._labels()
         index = {label: i for i, label in enumerate(self.labels)}
         self.tokenizer = Tokenizer(run.tokenizer)
-        self.train_tokens = self.tokenizer.batch(self.splits.train.texts)
+        self.train_tokens = self._tokenize(self.splits.train.texts, "training")
         self.train_y = [index[label] for label in self.splits.train.labels]
-        self.valid_tokens = self.tokenizer.batch(self.splits.valid.texts)
+        self.valid_tokens = self._tokenize(self.splits.valid.texts, "validation")
         self.valid_y = [index[label] for label in self.splits.valid.labels]
         self.training_set = TrainingSet(self.train_y, [len(t) for t in self.train_tokens], self.labels,
                                         run.train.batch_size, run.seed)
         run.model.num_classes = len(self.labels)
+        self._log(f"building the model ({len(self.labels)} classes) and fitting the embedder's vocabulary")
         self.model: ZooModel = build_model(run, labels=self.labels, seed=run.seed)
         self.model.embed.fit(self.train_tokens)
         self.model.to(self.device)
@@ -107,6 +110,28 @@ class Trainer:
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(
             self.optimizer, lambda s: lr_factor(s, self.total_steps, t.warmup, t.schedule))
         self.state = TrainState()
+
+    def _tokenize(self, texts: list[str], what: str) -> list[list[str]]:
+        """Tokens of every text, with a progress bar when there are many (big files take minutes)."""
+        self._log(f"tokenizing {len(texts):,} {what} examples")
+        progress = self._bar_for(f"tokenizing {what}", len(texts)) if len(texts) >= 20_000 else None
+        if progress is None:
+            return self.tokenizer.batch(texts)
+        out = []
+        with progress:
+            bar = progress.add_task(what, total=len(texts))
+            for i in range(0, len(texts), 10_000):
+                out += self.tokenizer.batch(texts[i: i + 10_000])
+                progress.update(bar, advance=len(texts[i: i + 10_000]))
+        return out
+
+    def _bar_for(self, title: str, total: int):
+        if not self.show_progress or self.console is None or not self.is_main:
+            return None
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        return Progress(TextColumn(title), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                        console=self.console, transient=True)
 
     def _labels(self) -> list[str]:
         labels = sorted(set(self.splits.train.labels))
@@ -329,6 +354,7 @@ class Trainer:
         best = ZooModel.from_pretrained(self.out_dir)
         result.best = dict(self.state.best_report)
         if self.splits.test is not None and len(self.splits.test):
+            self._log(f"scoring the best checkpoint on the test split ({len(self.splits.test):,} examples)")
             tokens = self.tokenizer.batch(self.splits.test.texts)
             index = {label: i for i, label in enumerate(self.labels)}
             result.test = self.task.evaluate(best, tokens, [index[label] for label in self.splits.test.labels],
