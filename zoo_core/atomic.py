@@ -13,8 +13,9 @@ files are hard-linked in (never written in place; writers replace names), the ca
 the new files, everything is fsync'd, the folder is renamed to ``gen-N`` and the pointer is
 switched with ONE ``rename``. A crash at any moment leaves either the old or the new
 generation current, never a mix (tests/test_faults.py kills ``zoo train`` at every rename,
-link, unlink and fsync of a run and at random moments). Readers go through ``current()``, so
-a folder is consistent even before its top-level links exist; folders written by older zoo
+link and unlink of a run and at random moments). Readers go through ``resolve()``: the
+weights are read from the folder config.json really lives in, so a reader sees one
+generation even if a save switches the pointer meanwhile; folders written by older zoo
 versions (plain files at the top) still load and are migrated by their next save.
 Nested ``generation`` calls for the same folder share the outer one (the trainer saves the
 best model and its resume state as one unit).
@@ -41,17 +42,29 @@ _open: dict[str, Path] = {}  # folder -> its staging folder, while a generation 
 
 
 def current(folder: str | Path) -> Path:
-    """Where a folder's files are read from: its current generation, or the folder itself
-    (an older zoo's layout, a Hub snapshot)."""
+    """The folder's current generation, or the folder itself (an older zoo's layout, a Hub snapshot)."""
     folder = Path(folder)
     pointed = folder / STORE / POINTER
     return pointed if pointed.is_dir() else folder
 
 
+def resolve(folder: str | Path, name: str) -> Path:
+    """Where to read ``name`` of a checkpoint folder: a plain top-level entry as it is (an older
+    zoo's layout, a file someone edited or copied there, a Hub snapshot's own links), else —
+    our link, or none yet (a save killed before its first link appeared) — the entry of the
+    generation the pointer names now, so that files read next to it come from that generation."""
+    folder = Path(folder)
+    path = folder / name
+    ours = path.is_symlink() and os.readlink(path) == f"{STORE}/{POINTER}/{name}"
+    pointer = folder / STORE / POINTER
+    if (os.path.lexists(path) and not ours) or not pointer.is_dir():
+        return path
+    return Path(os.path.realpath(pointer)) / name
+
+
 def has_checkpoint(folder: str | Path) -> bool:
     """True when the folder holds a saved model or resume state (any layout)."""
-    here = current(folder)
-    return (here / "config.json").is_file() or (here / "training_state" / "state.json").is_file()
+    return resolve(folder, "config.json").is_file() or (resolve(folder, "training_state") / "state.json").is_file()
 
 
 @contextmanager
@@ -132,8 +145,8 @@ def _commit(folder: Path, staging: Path) -> None:
             _place_link(folder, name)
     _replace_with_link(store / POINTER, gen.name)  # THE switch
     fsync_dir(store)
-    for name in names:  # an older zoo's plain files, replaced only now that the pointer holds their data
-        if not (folder / name).is_symlink():
+    for name in sorted(names, key=lambda n: n != "config.json"):  # an older zoo's plain files, replaced only
+        if not (folder / name).is_symlink():  # now; config.json first: it names the weights read beside it
             _place_link(folder, name)
     fsync_dir(folder)
     for old in store.iterdir():

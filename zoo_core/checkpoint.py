@@ -162,7 +162,7 @@ def saved_parts(spec: dict) -> dict[str, tuple[str, dict]]:
 
 def read_config(directory: str | Path) -> dict[str, Any]:
     directory = Path(directory)
-    path = atomic.current(directory) / CONFIG_FILE
+    path = atomic.resolve(directory, CONFIG_FILE)
     if not directory.is_dir():
         raise ZooError(f"{directory}: not a directory; give the folder a zoo model was saved to (zoo train --out DIR)")
     if not path.is_file():
@@ -253,7 +253,10 @@ def read_weights(directory: Path, config: dict) -> dict:
     if not isinstance(name, str) or not name or Path(name).name != name or name in (".", ".."):
         raise ZooError(f"{where}: weights file {name!r} is not a file name inside the model folder; zoo reads "
                        f"weights only from the folder itself — re-save or re-download the model")
+    if Path(name).suffix in FORBIDDEN_SUFFIXES:
+        raise ZooError(f"{where}: names {name}; zoo never loads pickle-based files; only .safetensors weights are "
+                       f"accepted")
     if not isinstance(sha, str) or len(sha) != 64:
         raise ZooError(f"{where}: no sha256 for the weights, so they cannot be checked; the config was edited or "
                        f"damaged — re-save or re-download the model")
-    return load_state_tensors(atomic.current(directory) / name, sha)
+    return load_state_tensors(atomic.resolve(directory, CONFIG_FILE).parent / name, sha)

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import torch
 
-from ..atomic import current, generation
+from ..atomic import generation, resolve
 from ..checkpoint import (atomic_save_tensors, atomic_write_json, load_state_tensors, load_weights_strict,
                           unpack_sparse)
 from ..errors import ZooError
@@ -107,7 +107,7 @@ def interrupts_deferred():
 
 def load_state(out_dir: Path, trainer) -> None:
     """Restore what ``save_state`` wrote into a prepared trainer."""
-    d = current(out_dir) / STATE_DIR
+    d = resolve(out_dir, STATE_DIR)
     saved = json.loads((d / "state.json").read_text())
     tensors = unpack_sparse(load_state_tensors(d / "state.safetensors"))
     trainer.model.embed.load_state_json(saved["embed_state"])
@@ -123,11 +123,11 @@ def load_state(out_dir: Path, trainer) -> None:
 
 def run_from_state(out_dir: str | Path) -> tuple[RunSpec, str]:
     """The run spec and command of the interrupted run saved in ``out_dir``."""
-    path = current(out_dir) / STATE_DIR / "state.json"
+    path = resolve(out_dir, STATE_DIR) / "state.json"
     if not Path(out_dir).is_dir():
         raise ZooError(f"--resume {out_dir}: no such folder; give the --out folder of an earlier zoo train run")
     if not path.is_file():
-        saved_model = (current(out_dir) / "config.json").is_file()
+        saved_model = resolve(out_dir, "config.json").is_file()
         raise ZooError(f"--resume {out_dir}: " + (
             "it holds a saved model but no resume state (written by zoo build, or by an older zoo killed "
             "during its first save); train again with another --out" if saved_model else
