@@ -20,9 +20,11 @@ def build(
     out_dir: Optional[Path] = typer.Option(None, "--out", help="write the untrained model (safetensors + config.json) here"),
 ):
     """Compose a model from components and print its summary."""
-    from zoo_core.model import build as build_model
+    from zoo_core.model import build_model
+    from zoo_core.overrides import compose
 
-    model = build_model(overrides or [])
+    run = compose(overrides or [], strict=True)  # strict: the same key twice on one command line is refused
+    model = build_model(run, seed=run.seed)
     summary_table(model, title=f"zoo build {' '.join(overrides or [])}".strip())
     if out_dir is not None:
         model.save_pretrained(out_dir, command="zoo build " + " ".join(overrides or []))

@@ -4,6 +4,7 @@ Representations"). Torch is imported inside the command, so ``zoo --help`` stays
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import List, Optional
 
@@ -19,7 +20,8 @@ STATUS_STYLE = {"pass": "green", "warn": "yellow", "fail": "bold red", "n/a": "d
 def doctor(
     overrides: Optional[List[str]] = typer.Argument(None, help=OVERRIDES_HELP + ", data=PATH|DATASET",
                                                     show_default=False),
-    out_dir: Path = typer.Option(Path("doctor"), "--out", help="folder for grad_flow.png, grad_flow.jsonl, doctor.json"),
+    out_dir: Optional[Path] = typer.Option(None, "--out", help="folder for grad_flow.png, grad_flow.jsonl, doctor.json "
+                                                               "(default: runs/doctor-TIME, like zoo train)"),
     steps: int = typer.Option(300, "--steps", min=1, help="most optimizer steps for overfitting one batch"),
     batch: int = typer.Option(16, "--batch", min=2, help="examples in the batch to overfit"),
     as_json: bool = typer.Option(False, "--json", help="print the checks as one JSON object"),
@@ -31,7 +33,8 @@ def doctor(
     from zoo_core.train.callbacks import GRAD_FLOW_PNG
     from zoo_tools.doctor import DOCTOR_JSON, run_doctor
 
-    run = compose(overrides or [])
+    run = compose(overrides or [], strict=True)
+    out_dir = out_dir or Path("runs") / f"doctor-{time.strftime('%Y%m%d-%H%M%S')}"
     checks = run_doctor(run, out_dir, overfit_examples=batch, max_steps=steps)
     failed = any(c.status == "fail" for c in checks)
     if as_json:

@@ -27,6 +27,24 @@ OVERRIDES_HELP = ("KEY=VALUE overrides: embed=hash, mixer=[lambda,self_attention
                   "embed.num_bits=256, dim=128, recipe=NAME")
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        from importlib import metadata
+
+        try:
+            version = metadata.version("zoo-nlp")
+        except metadata.PackageNotFoundError:
+            version = "0+unknown (not installed: running from a source tree)"
+        typer.echo(f"zoo {version} (python {sys.version.split()[0]})")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(version: bool = typer.Option(False, "--version", callback=_print_version, is_eager=True,
+                                          help="print zoo's version and exit")) -> None:
+    pass
+
+
 COMMANDS: list[tuple] = []  # (function, name, typer options) of zoo's own commands
 
 

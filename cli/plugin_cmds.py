@@ -3,6 +3,7 @@ contract kit on installed components). Nothing here imports torch or discovers p
 import time, so ``zoo --help`` stays fast."""
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import List, Optional
 
@@ -44,8 +45,9 @@ def new_plugin(
     out.print(f"created {_plain(str(root))}: distribution {names.dist} providing the {KIND_TITLES[kind_key]} "
               f"{kind_key}:{names.component}")
     out.print("next:")
-    out.print(f"  pip install -e {_plain(str(root))}")
-    out.print(f"  pytest {_plain(str(root))}")
+    python = _plain(sys.executable)  # this environment's, not whatever pip/pytest come first on PATH
+    out.print(f"  {python} -m pip install -e {_plain(str(root))}")
+    out.print(f"  {python} -m pytest {_plain(str(root))}")
     out.print(f"  zoo build {kind_key}={names.component}")
     out.print(f"then replace the starting method in {_plain(str(root / names.package / (names.component + '.py')))} "
               f"with yours")

@@ -34,6 +34,8 @@ def train(
     progress: bool = typer.Option(True, "--progress/--no-progress", help="show a progress bar per epoch"),
 ):
     """Train a model on labelled text; saves the best checkpoint, a model card and a metrics log."""
+    from zoo_core.atomic import has_checkpoint
+    from zoo_core.lock import RunFolderBusy
     from zoo_core.train.loop import Trainer
 
     overrides = overrides or []
@@ -48,12 +50,11 @@ def train(
     created = resume is None and not Path(out_dir).exists()
     try:
         result = trainer.fit(resume=resume is not None)
-    except ZooError:
+    except ZooError as e:
         # a run that failed before saving anything (e.g. optim=adamw with embed.sparse=true at
         # the first step) leaves no half-empty folder behind; one this command did not create,
-        # or one holding a checkpoint, is never touched
-        if created and Path(out_dir).is_dir() and not (Path(out_dir) / "model.safetensors").exists() \
-                and not (Path(out_dir) / "training_state").exists():
+        # one holding a checkpoint, or one another run is writing to is never touched
+        if created and Path(out_dir).is_dir() and not has_checkpoint(out_dir) and not isinstance(e, RunFolderBusy):
             shutil.rmtree(out_dir, ignore_errors=True)
         raise
     if result.rank == 0:  # under torchrun only rank 0 reports
@@ -63,8 +64,15 @@ def train(
 def _new_run(overrides: list[str], out_dir: Optional[Path]):
     from zoo_core.overrides import compose
 
-    run = compose(overrides)
-    if out_dir is not None and ((Path(out_dir) / "config.json").exists() or (Path(out_dir) / "training_state").exists()):
+    from zoo_core.atomic import has_checkpoint
+    from zoo_core.data import resolve_paths
+    from zoo_core.lock import check_not_busy
+
+    run = compose(overrides, strict=True)  # strict: the same key twice on one command line is refused
+    resolve_paths(run.data)  # --resume works from any folder; the card shows file names only
+    if out_dir is not None:
+        check_not_busy(out_dir)
+    if out_dir is not None and has_checkpoint(out_dir):
         raise ZooError(f"--out {out_dir}: a model is already saved there; choose another --out, "
                        f"or continue it with --resume {out_dir}")
     return run, "zoo train " + " ".join(overrides) if overrides else "zoo train"
@@ -78,8 +86,10 @@ def _default_out(run) -> Path:
 def _resumed_run(folder: Path, overrides: list[str]):
     """The saved run, with the few settings a resumed run may change."""
     from zoo_core.grammar import parse_pairs
+    from zoo_core.lock import check_not_busy
     from zoo_core.train.state import run_from_state
 
+    check_not_busy(folder)
     run, command_line = run_from_state(folder)
     pairs, problems = parse_pairs(overrides)
     bad = [f"{k}=..." for k, _ in pairs if k not in RESUMABLE_KEYS]
@@ -92,8 +102,9 @@ def _resumed_run(folder: Path, overrides: list[str]):
                 run.device = str(value)
             else:
                 setattr(run.train, key.split(".")[1], value)
-        except ValueError as e:
-            raise ZooError(f"{key}={value}: {str(e).splitlines()[-1].strip()}") from None
+        except ValueError as e:  # pydantic: 'N validation errors', the field, the message, a URL
+            lines = [l.strip() for l in str(e).splitlines()[1:] if l.strip() and "errors.pydantic.dev" not in l]
+            raise ZooError(f"{key}={value}: {lines[-1] if lines else e}") from None
     return run, command_line
 
 
@@ -136,7 +147,8 @@ def eval_cmd(
     data: str = typer.Argument(..., help="a .tsv/.csv/.jsonl file or a registered dataset name"),
     split: str = typer.Option("test", help="split of a registered dataset: test, valid or train"),
     as_json: bool = typer.Option(False, "--json", help="print one JSON object"),
-    plot: Optional[Path] = typer.Option(None, help="confusion-matrix PNG (default: confusion_matrix.png here)"),
+    plot: Optional[Path] = typer.Option(None, help="confusion-matrix PNG (default: confusion_matrix.png in the "
+                                                   "model's folder; none for a Hub model)"),
 ):
     """Score a model with its task's metrics: classification gives accuracy, macro-F1, per-class
     precision/recall and a confusion-matrix PNG; retrieval NDCG@k, MAP, recall@k; few-shot the
@@ -163,18 +175,19 @@ def eval_cmd(
     report = task.evaluate(model, tokens, [index[l] for l in examples.labels], labels)
     report.setdefault("n", len(examples))
     has_classes = "per_class" in report and "confusion" in report
-    if has_classes:
-        plot = plot or Path("confusion_matrix.png")
+    if plot is None and has_classes and Path(str(model_ref)).is_dir():  # beside the model, never the cwd unasked
+        plot = Path(str(model_ref)) / "confusion_matrix.png"
+    if has_classes and plot is not None:
         plot_confusion(report, plot, title=f"{Path(str(model_ref)).name} on {name}: accuracy {report['accuracy']:.3f}")
     if as_json:
-        if has_classes:
+        if has_classes and plot is not None:
             report["confusion_plot"] = str(plot)
         report["task"] = model.run_spec.task
         typer.echo(json.dumps(report))
         return
     _print_table(_eval_table(report, task, f"{_plain(str(model_ref))} on {_plain(name)} ({report['n']} examples, "
                                           f"task {task.name})", has_classes))
-    if has_classes:
+    if has_classes and plot is not None:
         out.print(f"confusion matrix saved to {_plain(str(plot))}")
 
 
@@ -229,7 +242,7 @@ def predict(
             typer.echo(json.dumps(row, ensure_ascii=False))
             continue
         top = "  ".join(f"{label} {p:.3f}" for label, p in row["top"])
-        out.print(f"{_plain(row['text'])}\t{top}", highlight=False)
+        out.print(f"{_plain(row['text'])}\t{top}", highlight=False, soft_wrap=True)  # one line per text, piped too
         if explain:
             out.print("  " + _explain_line(row), highlight=False)
     if explain_file is not None and not as_json:

@@ -47,22 +47,27 @@ def test_corrupted_weights_are_refused(saved):
         load_model(path)
 
 
-def test_truncated_weights_without_checksum_are_refused(saved):
+def test_weights_without_checksum_are_refused_and_truncated_files_are_named(saved):
+    """Issue 21 case 9: a config.json whose sha256 entry was removed no longer loads corrupted weights."""
     _, path = saved
     config = json.loads((path / "config.json").read_text())
-    config["weights"]["sha256"] = None
+    del config["weights"]["sha256"]
     (path / "config.json").write_text(json.dumps(config))
     data = (path / "model.safetensors").read_bytes()
+    (path / "model.safetensors").write_bytes(data[:-8] + bytes(8))  # corrupted, same length
+    with pytest.raises(ZooError, match="config.json: no sha256 for the weights"):
+        load_model(path)
+    from zoo_core.checkpoint import load_state_tensors
+
     (path / "model.safetensors").write_bytes(data[:100])
     with pytest.raises(ZooError, match="truncated or corrupted"):
-        load_model(path)
+        load_state_tensors(path / "model.safetensors")
 
 
 def test_shape_mismatch_and_missing_keys_are_refused(saved, tmp_path):
     _, path = saved
     config = json.loads((path / "config.json").read_text())
     config["spec"]["model"]["embed"]["config"]["num_bits"] = 100
-    config["weights"]["sha256"] = None
     (path / "config.json").write_text(json.dumps(config))
     with pytest.raises(ZooError, match=r"embed.weight has shape \(200, 16\) but the model expects \(100, 16\)"):
         load_model(path)
@@ -95,22 +100,65 @@ def test_not_a_checkpoint_and_pickle_files(tmp_path):
 
 
 def test_crash_while_saving_leaves_previous_checkpoint_intact(saved, monkeypatch):
+    """Disk full (here: fsync fails) while saving: one line saying so, the old checkpoint as it was."""
     model, path = saved
-    before = {p.name: p.read_bytes() for p in path.iterdir()}
+
+    def files():
+        return {p.name: p.read_bytes() for p in path.iterdir() if p.is_file()}, sorted(os.listdir(path / ".zoo"))
+
+    before = files()
     with torch.no_grad():
         for p in model.parameters():
             p.add_(1.0)
 
     def crash(*args, **kwargs):
-        raise OSError("disk full")
+        raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(os, "fsync", crash)
-    with pytest.raises(OSError):
+    with pytest.raises(ZooError, match=r"saving failed \(the disk is full\); the previous checkpoint there, if any, "
+                                       r"is intact"):
         model.save_pretrained(path)
-    after = {p.name: p.read_bytes() for p in path.iterdir()}
-    assert after == before  # no temporary files left, nothing overwritten
+    assert files() == before  # no temporary files left, nothing overwritten
     monkeypatch.undo()
     assert torch.equal(outputs(load_model(path)), outputs(load_model(path)))
+
+
+def test_a_checkpoint_is_one_generation_behind_one_pointer(saved, tmp_path):
+    """The public layout (model.safetensors, config.json, README.md at the top) reads through one
+    pointer, so a save switches all files at once; folders of older zoo versions still load and
+    are migrated by their next save; saved files are reproducible and not private."""
+    model, path = saved
+    assert {p.name for p in path.iterdir()} == {".zoo", "model.safetensors", "config.json", "README.md"}
+    assert os.readlink(path / ".zoo" / "current").startswith("gen-")
+    assert all(os.readlink(path / n) == f".zoo/current/{n}" for n in ("model.safetensors", "config.json"))
+    model.save_pretrained(path)
+    assert len([p for p in os.listdir(path / ".zoo") if p.startswith("gen-")]) == 1  # the old one is gone
+    old = tmp_path / "old"
+    old.mkdir()
+    for name in ("model.safetensors", "config.json", "README.md"):
+        (old / name).write_bytes((path / name).read_bytes())  # an older zoo's plain files
+    assert torch.equal(outputs(load_model(old)), outputs(model))
+    model.save_pretrained(old)
+    assert (old / "config.json").is_symlink() and torch.equal(outputs(load_model(old)), outputs(model))
+    # the same tensors give the same bytes (safetensors writes its metadata in hash order)
+    assert (old / "model.safetensors").read_bytes() == (path / "model.safetensors").read_bytes()
+    umask = os.umask(0)
+    os.umask(umask)
+    assert os.stat(path / "model.safetensors").st_mode & 0o777 == 0o666 & ~umask
+
+
+def test_config_cannot_point_outside_the_folder_or_shorten_the_labels(saved, tmp_path):
+    """Issue 21 case 9: an absolute or ``..`` weights path, a labels list that does not match the head."""
+    _, path = saved
+    config = json.loads((path / "config.json").read_text())
+    (tmp_path / "outside.safetensors").write_bytes((path / "model.safetensors").read_bytes())
+    for name in (str(tmp_path / "outside.safetensors"), "../outside.safetensors", "sub/model.safetensors"):
+        (path / "config.json").write_text(json.dumps({**config, "weights": {**config["weights"], "file": name}}))
+        with pytest.raises(ZooError, match="is not a file name inside the model folder"):
+            load_model(path)
+    (path / "config.json").write_text(json.dumps({**config, "labels": ["a"]}))
+    with pytest.raises(ZooError, match="'labels' must list 2 label names, one per output of the model, got 1"):
+        load_model(path)
 
 
 def test_token_dropout_hides_tokens_in_training_only():

@@ -59,6 +59,11 @@ def test_interrupted_and_resumed_run_ends_with_the_same_weights(tmp_path, extra)
     assert resumed.stopped == "completed" and resumed.steps == train_steps(tmp_path / "full")
     full, cut = last_weights(tmp_path / "full"), last_weights(tmp_path / "cut")
     assert all(torch.equal(full[k], cut[k]) for k in full)
+    def log(name):
+        rows = [json.loads(line) for line in (tmp_path / name / "metrics.jsonl").read_text().splitlines()]
+        return [{k: v for k, v in row.items() if k not in ("examples_per_s", "seconds")} for row in rows]
+
+    assert log("cut") == log("full")  # the train loss of the interrupted epoch covers all of it
     best_full = load_file(str(tmp_path / "full" / "model.safetensors"))
     best_cut = load_file(str(tmp_path / "cut" / "model.safetensors"))
     assert all(torch.equal(best_full[k], best_cut[k]) for k in best_full)
@@ -97,7 +102,7 @@ def test_stratified_split_is_seeded_and_keeps_every_label():
     tr2, va2 = stratified_split(ex, 0.1, seed=0)
     _, va3 = stratified_split(ex, 0.1, seed=1)
     assert va1.texts == va2.texts and va1.texts != va3.texts
-    assert sorted(va1.labels) == ["a"] * 8 + ["b"] * 2  # 10% of c's 2 examples rounds to none
+    assert sorted(va1.labels) == ["a"] * 8 + ["b"] * 2 + ["c"]  # 10% of c's 2 rounds to none; one is kept
     assert set(tr1.labels) == {"a", "b", "c"} and len(tr1) + len(va1) == 100
 
 
@@ -168,7 +173,7 @@ def test_predict_args_stdin_json_and_explain(trained):
 
 def test_resume_needs_a_run_folder(tmp_path):
     r = run_zoo("train", "--resume", tmp_path)
-    assert r.returncode == 2 and "no training_state/state.json there" in r.stderr
+    assert r.returncode == 2 and "no resume state there (the run saved nothing yet); start it again with" in r.stderr
 
 
 def test_callbacks_see_gradients_steps_and_epochs(tmp_path):

@@ -49,11 +49,14 @@ def render_card(model, *, splits=None, result=None, device: str = "cpu", command
     dataset_name = (splits.name if splits else "") or (run.data.source or "")
     data = _card_data(model, task, scores, reported, split_name, dataset_name,
                       license or (splits.license if splits and splits.license else "other"))
-    explicit = "zoo train " + " ".join(to_overrides(run))
+    files = _local_files(run)
+    explicit = _without_paths("zoo train " + " ".join(to_overrides(run)), files)
+    command = _without_paths(command, files)
     lines = ["---", data.to_yaml(), "---", "", f"# {data.model_name}", "", _summary(model), "",
              *_use_lines(run), "## Reproduce", "", "```bash", command or explicit, "```", ""]
     if command and command != explicit:
         lines += ["Fully explicit:", "", "```bash", explicit, "```", ""]
+    lines += _file_lines(files)
     total, trainable = _count(model), sum(p.numel() for p in model.parameters() if p.requires_grad)
     m = run.model
     lines += ["## Components", "", *_component_rows(model), "", *_source_lines(model),
@@ -100,8 +103,42 @@ def _summary(model) -> str:
             f"{head}, trained with `{m.loss.name}` and `{m.optim.name}`.")
 
 
+def _local_files(run) -> dict[str, Path]:
+    """data=, data.valid=, data.test= that name local files (recorded by name and sha256 only:
+    a local path leaks the author's folders and cannot be rerun elsewhere)."""
+    keys = {"data": run.data.source, "data.valid": run.data.valid, "data.test": run.data.test}
+    return {k: Path(v) for k, v in keys.items() if v and Path(v).is_file()}
+
+
+def _without_paths(command: str, files: dict[str, Path]) -> str:
+    words = command.split(" ") if command else []
+    return " ".join(f"{w.split('=')[0]}={files[w.split('=')[0]].name}" if w.split("=")[0] in files else w
+                    for w in words)
+
+
+_SHA: dict[tuple, str] = {}  # (path, size, mtime) -> sha256: a card is written at every best epoch
+
+
+def _file_lines(files: dict[str, Path]) -> list[str]:
+    from .checkpoint import sha256_file
+
+    if not files:
+        return []
+    rows = []
+    for key, path in files.items():
+        stat = path.stat()
+        stamp = (str(path), stat.st_size, stat.st_mtime_ns)
+        if stamp not in _SHA:
+            _SHA[stamp] = sha256_file(path)
+        rows.append(f"- `{key}`: `{path.name}`, sha256 `{_SHA[stamp]}`")
+    return ["Local data files (not included): give each one's path in place of its name above; "
+            "`sha256sum FILE` must print the same hash.", "", *rows, ""]
+
+
 def _use_lines(run) -> list[str]:
     return ["## Use", "", "```bash", "pip install " + " ".join(f"'{r}'" for r in requirements_of(run)),
+            "# zoo-nlp and its plugins may not be on PyPI yet: then install them from their source checkouts,",
+            "# e.g. pip install -e PATH/TO/zoo (and pip install -e for each plugin distribution)",
             "zoo predict PATH_OR_hf:ORG/NAME 'some text' --top-k 3", "```", "",
             "```python", "import zoo_core", "model = zoo_core.load('PATH')", "model.predict(['some text'])", "```", ""]
 

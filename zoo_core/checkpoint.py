@@ -3,8 +3,9 @@
 Only safetensors and JSON are ever read back: never pickle, never an import path. The
 config records, for each component, its kind, registered name, providing distribution and
 version, and its config; loading rebuilds the model through the registry and loads the
-weights strictly. Every file is written to a temporary name and renamed into place, so a
-crash while saving leaves the previous checkpoint intact.
+weights strictly. The files of one save form one generation (``atomic.py``): a crash while
+saving leaves the previous checkpoint intact and consistent. Files are written reproducibly
+(same tensors, same bytes) with the usual permissions (umask), like any other file.
 """
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from . import atomic
 from .errors import ZooError
 
 FORMAT_VERSION = 1
@@ -44,6 +46,7 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        os.fchmod(fd, 0o666 & ~_umask())  # mkstemp's 0600 would make checkpoints private, unlike the rest
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
@@ -55,6 +58,12 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
         raise
 
 
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def atomic_write_json(path: Path, obj: Any) -> None:
     atomic_write_bytes(path, (json.dumps(obj, indent=2, sort_keys=False) + "\n").encode("utf-8"))
 
@@ -63,7 +72,19 @@ def atomic_save_tensors(path: Path, tensors: dict, metadata_: dict[str, str] | N
     from safetensors.torch import save
 
     data = {k: v.detach().to("cpu").clone().contiguous() for k, v in pack_sparse(tensors).items()}
-    atomic_write_bytes(path, save(data, metadata=metadata_))
+    atomic_write_bytes(path, canonical_safetensors(save(data, metadata=metadata_)))
+
+
+def canonical_safetensors(blob: bytes) -> bytes:
+    """The same bytes for the same tensors: safetensors writes its metadata in hash order,
+    which changes from process to process; sort it (the tensor data is untouched)."""
+    n = int.from_bytes(blob[:8], "little")
+    header = json.loads(blob[8: 8 + n])
+    if "__metadata__" in header:
+        header["__metadata__"] = dict(sorted(header["__metadata__"].items()))
+    text = json.dumps(header, separators=(",", ":")).encode("utf-8")
+    text += b" " * (-len(text) % 8)
+    return len(text).to_bytes(8, "little") + text + blob[8 + n:]
 
 
 SPARSE = "::sparse_"
@@ -141,7 +162,7 @@ def saved_parts(spec: dict) -> dict[str, tuple[str, dict]]:
 
 def read_config(directory: str | Path) -> dict[str, Any]:
     directory = Path(directory)
-    path = directory / CONFIG_FILE
+    path = atomic.resolve(directory, CONFIG_FILE)
     if not directory.is_dir():
         raise ZooError(f"{directory}: not a directory; give the folder a zoo model was saved to (zoo train --out DIR)")
     if not path.is_file():
@@ -226,5 +247,16 @@ def load_weights_strict(model, tensors: dict, where: str) -> None:
 
 def read_weights(directory: Path, config: dict) -> dict:
     """The tensors of a checkpoint folder, after checking their sha256 against config.json."""
-    weights = config.get("weights", {})
-    return load_state_tensors(Path(directory) / weights.get("file", WEIGHTS_FILE), weights.get("sha256"))
+    weights = config.get("weights") if isinstance(config.get("weights"), dict) else {}
+    name, sha = weights.get("file", WEIGHTS_FILE), weights.get("sha256")
+    where = Path(directory) / CONFIG_FILE
+    if not isinstance(name, str) or not name or Path(name).name != name or name in (".", ".."):
+        raise ZooError(f"{where}: weights file {name!r} is not a file name inside the model folder; zoo reads "
+                       f"weights only from the folder itself — re-save or re-download the model")
+    if Path(name).suffix in FORBIDDEN_SUFFIXES:
+        raise ZooError(f"{where}: names {name}; zoo never loads pickle-based files; only .safetensors weights are "
+                       f"accepted")
+    if not isinstance(sha, str) or len(sha) != 64:
+        raise ZooError(f"{where}: no sha256 for the weights, so they cannot be checked; the config was edited or "
+                       f"damaged — re-save or re-download the model")
+    return load_state_tensors(atomic.resolve(directory, CONFIG_FILE).parent / name, sha)

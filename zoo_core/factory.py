@@ -181,13 +181,31 @@ def build(spec: ComponentSpec, *, pretrained: bool = True, registry: Registry | 
     comp = reg.resolve(spec.kind, f"{spec.dist}:{spec.name}")
     cfg = spec._validated if spec._validated is not None else _config_of(comp, spec, reg)
     factory = comp.load_factory()
-    obj = factory.from_config(cfg, **(context or {})) if _has_from_config(factory) else factory(cfg, **(context or {}))
+    try:
+        obj = factory.from_config(cfg, **(context or {})) if _has_from_config(factory) \
+            else factory(cfg, **(context or {}))
+    except (MemoryError, RuntimeError) as e:
+        raise _out_of_memory(spec, e) from None
     if pretrained and spec.source is not None:
         _load_pretrained_part(obj, spec)
     if getattr(cfg, "freeze", False) and hasattr(obj, "parameters"):
         for p in obj.parameters():
             p.requires_grad_(False)
     return obj
+
+
+def _out_of_memory(spec: ComponentSpec, e: BaseException) -> BaseException:
+    """A component too big to allocate: one line with the size it asked for, else ``e`` itself."""
+    import re
+
+    asked = re.search(r"tried to allocate (\d+) bytes", str(e))
+    if not isinstance(e, MemoryError) and asked is None:
+        return e
+    size = f" {int(asked.group(1)) / 2**30:,.1f} GiB for one tensor" if asked else ""
+    fields = ", ".join(f"{k}={v}" for k, v in spec.config.items() if isinstance(v, int) and not isinstance(v, bool)
+                       and v > 4096)
+    return ZooError(f"{spec.kind}={spec.name}: not enough memory to build it (it needs{size or ' more than is free'}); "
+                    f"lower its size settings{' (' + fields + ')' if fields else ''} or dim")
 
 
 def _has_from_config(factory) -> bool:

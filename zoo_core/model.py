@@ -20,7 +20,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from . import checkpoint, factory, hub
+from . import atomic, checkpoint, factory, hub
 from .errors import ZooError
 from .positions import sinusoids
 from .refs import is_hub_text, parse_hub
@@ -181,8 +181,9 @@ class ZooModel(nn.Module):
                   "embed_state": self.embed.state_json(), "requirements": checkpoint.requirements_of(self.run),
                   **(extra or {})}
         components = {label: f"{spec.kind}:{spec.name}" for label, _, _, spec in self.parts()}
-        checkpoint.write_checkpoint(directory, self.state_dict(), config, components)
-        write_card(directory, self, **card)
+        with atomic.generation(directory) as staging:  # the three files land together (atomic.py)
+            checkpoint.write_checkpoint(staging, self.state_dict(), config, components)
+            write_card(staging, self, **card)
         return Path(directory)
 
     save = save_pretrained
@@ -203,6 +204,7 @@ class ZooModel(nn.Module):
                                              | {s.requirement for c in run.model.components() for s in c.walk()}))
         model = build_model(run, labels=config.get("labels"), registry=registry, seed=None, pretrained=False,
                             source=source)
+        _check_labels(model, directory)
         model.embed.load_state_json(config.get("embed_state") or {})
         tensors = checkpoint.read_weights(directory, config)
         checkpoint.load_weights_strict(model, tensors, str(directory / checkpoint.WEIGHTS_FILE))
@@ -222,6 +224,16 @@ def _saved_run(config: dict, directory: Path) -> RunSpec:
         first = str(e).strip().splitlines()[0]
         raise ZooError(f"{directory / checkpoint.CONFIG_FILE}: invalid spec ({first}); re-save the model with "
                        f"this zoo version") from None
+
+
+def _check_labels(model: ZooModel, directory: Path) -> None:
+    labels, head = model.labels, model.head
+    if labels is None or head is None:
+        return
+    if not isinstance(labels, list) or len(labels) != head.out_features:
+        raise ZooError(f"{directory / checkpoint.CONFIG_FILE}: 'labels' must list {head.out_features} label names, one "
+                       f"per output of the model, got {len(labels)}; the config was edited or damaged — re-save or "
+                       f"re-download the model")
 
 
 def push_folder(folder: str | Path, repo: str, *, revision: str | None = None, private: bool = False,

@@ -37,11 +37,15 @@ class _Sorted:
     sections: dict[str, dict] = field(default_factory=lambda: {s: {} for s in SECTIONS})
 
 
-def compose(overrides: list[str] | tuple[str, ...] = (), registry: Registry | None = None) -> RunSpec:
+def compose(overrides: list[str] | tuple[str, ...] = (), registry: Registry | None = None, *,
+            strict: bool = False) -> RunSpec:
     """Validate overrides (on top of a recipe) and return the full run spec, or raise
-    ZooError listing every problem at once."""
+    ZooError listing every problem at once. A later pair for the same key wins (callers
+    append to a base list on purpose); ``strict`` (the command line) refuses repeated keys."""
     reg = registry or get_registry()
     pairs, problems = grammar.parse_pairs(list(overrides))
+    if strict:
+        problems += _repeated_keys(pairs)
     pairs = _known_keys(pairs, problems)
     recipe = str(next((v for k, v in reversed(pairs) if k == "recipe"), DEFAULT_RECIPE))
     try:
@@ -62,6 +66,17 @@ def compose(overrides: list[str] | tuple[str, ...] = (), registry: Registry | No
         return RunSpec.model_validate({"recipe": recipe, **run_top, "model": model, **sections})
     except ValidationError as e:
         raise ZooError(*pydantic_problems("", e)) from None
+
+
+def _repeated_keys(pairs) -> list[str]:
+    seen: dict[str, Any] = {}
+    problems = []
+    for key, value in pairs:
+        if key in seen and f"{key}=" not in " ".join(problems):
+            problems.append(f"{key}: given twice ({grammar.format_pair(key, seen[key])} and "
+                            f"{grammar.format_pair(key, value)}); keep one")
+        seen.setdefault(key, value)
+    return problems
 
 
 def recipe_pairs(name: str, registry: Registry | None = None) -> list[tuple[str, Any]]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
 from .config import ComponentSpec
 
@@ -15,7 +15,7 @@ DEFAULT_TASK = "classification"
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False)  # train.lr=inf: refused
 
 
 class TokenizerConfig(Strict):
@@ -28,6 +28,13 @@ class TokenizerConfig(Strict):
     word_token: bool = Field(True, description="unit=char_ngrams: also emit the whole marked word <word> as a token")
     lowercase: bool = Field(True, description="lower-case text before tokenizing")
     max_tokens: int = Field(256, gt=0, description="truncate longer token sequences")
+
+    @model_validator(mode="after")
+    def _ngram_range(self):
+        if self.ngram_min > self.ngram_max:
+            raise ValueError(f"ngram_min={self.ngram_min} is larger than ngram_max={self.ngram_max}, so no n-gram "
+                             f"would be produced; set ngram_min <= ngram_max, e.g. ngram_min=2 ngram_max=5")
+        return self
 
 
 class TrainConfig(Strict):

@@ -197,8 +197,8 @@ def _require_onnx() -> None:
         except ImportError:
             missing.append(mod)
     if missing:
-        raise ZooError(f"ONNX export needs {', '.join(missing)}: pip install 'zoo-nlp[export]' "
-                       f"(or pip install onnx onnxscript onnxruntime)")
+        raise ZooError(f"ONNX export needs {', '.join(missing)}: pip install 'zoo-nlp[export]' (from a zoo "
+                       f"checkout: pip install -e '.[export]'; or: pip install onnx onnxscript onnxruntime)")
 
 
 def _exports(module: nn.Module, names, args, check_args, axes, path: Path, fmt: str, expected: Tensor,

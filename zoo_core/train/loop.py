@@ -8,6 +8,7 @@ on_step_end(trainer, step, loss), on_epoch_end(trainer, row), on_train_end(train
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import time
@@ -16,6 +17,8 @@ from pathlib import Path
 
 import torch
 
+from ..atomic import generation
+from ..checkpoint import atomic_write_bytes
 from ..data import DatasetSplits, load_splits
 from ..errors import ZooError
 from ..model import ZooModel, build_model, build_optimizer, count_parameters
@@ -26,7 +29,8 @@ from .device import CompiledOrEager, resolve_device
 from .distributed import init_distributed, reduce_sparse_grads, wrap_ddp
 from .gradients import clip_gradients, coalesce_sparse_grads, sparse_gradient_params, total_grad_norm
 from .prefetch import Prefetcher
-from .state import TrainState, load_state, run_from_state, save_state
+from .progress import epoch_bar, progress_bar
+from .state import TrainState, interrupts_deferred, load_state, run_from_state, save_state
 
 METRICS_FILE = "metrics.jsonl"
 STOPS_TO_RESUME = ("max_steps", "max_minutes", "interrupted")
@@ -82,17 +86,20 @@ class Trainer:
         self.ranks, self.device = init_distributed(resolve_device(run.device))
         if self.device.type == "cpu":
             torch.set_num_threads(run.threads)
+        if splits is None:
+            self._log(f"reading {run.data.source}" + (" (and data.valid/test)" if run.data.valid or run.data.test else ""))
         self.splits = splits or load_splits(run.data, seed=run.seed)
         self.labels = self._labels()
         index = {label: i for i, label in enumerate(self.labels)}
         self.tokenizer = Tokenizer(run.tokenizer)
-        self.train_tokens = self.tokenizer.batch(self.splits.train.texts)
+        self.train_tokens = self._tokenize(self.splits.train.texts, "training")
         self.train_y = [index[label] for label in self.splits.train.labels]
-        self.valid_tokens = self.tokenizer.batch(self.splits.valid.texts)
+        self.valid_tokens = self._tokenize(self.splits.valid.texts, "validation")
         self.valid_y = [index[label] for label in self.splits.valid.labels]
         self.training_set = TrainingSet(self.train_y, [len(t) for t in self.train_tokens], self.labels,
                                         run.train.batch_size, run.seed)
         run.model.num_classes = len(self.labels)
+        self._log(f"building the model ({len(self.labels)} classes) and fitting the embedder's vocabulary")
         self.model: ZooModel = build_model(run, labels=self.labels, seed=run.seed)
         self.model.embed.fit(self.train_tokens)
         self.model.to(self.device)
@@ -107,6 +114,24 @@ class Trainer:
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(
             self.optimizer, lambda s: lr_factor(s, self.total_steps, t.warmup, t.schedule))
         self.state = TrainState()
+
+    def _tokenize(self, texts: list[str], what: str) -> list[list[str]]:
+        """Tokens of every text, with a progress bar when there are many (big files take minutes)."""
+        self._log(f"tokenizing {len(texts):,} {what} examples")
+        progress = self._bar_for(f"tokenizing {what}", len(texts)) if len(texts) >= 20_000 else None
+        if progress is None:
+            return self.tokenizer.batch(texts)
+        out = []
+        with progress:
+            bar = progress.add_task(what, total=len(texts))
+            for i in range(0, len(texts), 10_000):
+                out += self.tokenizer.batch(texts[i: i + 10_000])
+                progress.update(bar, advance=len(texts[i: i + 10_000]))
+        return out
+
+    def _bar_for(self, title: str, total: int):
+        shown = self.show_progress and self.console is not None and self.is_main
+        return progress_bar(self.console, title) if shown else None
 
     def _labels(self) -> list[str]:
         labels = sorted(set(self.splits.train.labels))
@@ -144,9 +169,24 @@ class Trainer:
 
     # -- the loop ------------------------------------------------------------------------
     def fit(self, resume: bool = False, splits: DatasetSplits | None = None) -> TrainResult:
+        from ..lock import run_lock
+
+        with run_lock(self.out_dir) if self.rank_hint == 0 else contextlib.nullcontext():
+            return self._fit(resume, splits)
+
+    @property
+    def rank_hint(self) -> int:
+        """This process's rank before ``prepare`` (torchrun sets RANK)."""
+        import os
+
+        return int(os.environ.get("RANK", "0") or 0)
+
+    def _fit(self, resume: bool, splits: DatasetSplits | None) -> TrainResult:
         self.prepare(splits)
         if resume:
             load_state(self.out_dir, self)
+            if self.state.bad_epochs >= self.run.train.patience:  # it had stopped early: finish, train no more
+                return self._stop("early_stopping", time.perf_counter() - self.state.seconds)
         self._emit("on_train_start")
         self.out_dir.mkdir(parents=True, exist_ok=True)
         start = time.perf_counter() - self.state.seconds
@@ -244,7 +284,14 @@ class Trainer:
         s.epoch += 1
         s.seconds = time.perf_counter() - start
         self._refit_head()
-        report = self._validate_and_keep_best(s.epoch)
+        with interrupts_deferred(), self._checkpoint():  # best model, metrics.jsonl, resume state: one save
+            return self._epoch_row(start, self._validate_and_keep_best(s.epoch))
+
+    def _checkpoint(self):
+        return generation(self.out_dir) if self.is_main else contextlib.nullcontext()
+
+    def _epoch_row(self, start: float, report: dict) -> bool:
+        s = self.state
         row = {"epoch": s.epoch, "step": s.step, "train_loss": s.loss_sum / max(1, s.seen),
                "train_accuracy": s.correct / max(1, s.seen),
                **{f"valid_{k}": report[k] for k in self.task.metrics if isinstance(report.get(k), (int, float))},
@@ -253,13 +300,12 @@ class Trainer:
         s.history.append(row)
         s.start_epoch()
         self._emit("on_epoch_end", row)
-        if self.is_main:
-            with open(self.out_dir / METRICS_FILE, "a", encoding="utf-8") as f:
-                f.write(json.dumps(row) + "\n")
         self._log(f"epoch {row['epoch']}/{self.run.train.epochs}  train loss {row['train_loss']:.4f}  "
                   f"valid {metric_title(self.metric)} {row[f'valid_{self.metric}']:.4f}  "
                   f"{row['examples_per_s']:.0f} ex/s  {row['seconds']:.1f}s")
         if self.is_main:
+            with generation(self.out_dir) as staging:
+                atomic_write_bytes(staging / METRICS_FILE, "".join(json.dumps(r) + "\n" for r in s.history).encode())
             save_state(self.out_dir, self)
         return s.bad_epochs >= self.run.train.patience
 
@@ -297,12 +343,13 @@ class Trainer:
         s = self.state
         s.seconds = time.perf_counter() - start
         if stopped in STOPS_TO_RESUME:
-            if s.best is None and s.step > 0:
-                # stopped before the first validation: keep what we have, without touching the
-                # early-stopping bookkeeping (a resumed run must behave like an uninterrupted one)
-                self._save_model({"best_epoch": s.epoch})
-            if self.is_main:
-                save_state(self.out_dir, self)
+            with self._checkpoint():
+                if s.best is None and s.step > 0:
+                    # stopped before the first validation: keep what we have, without touching the
+                    # early-stopping bookkeeping (a resumed run must behave like an uninterrupted one)
+                    self._save_model({"best_epoch": s.epoch})
+                if self.is_main:
+                    save_state(self.out_dir, self)
         result = TrainResult(out_dir=self.out_dir, epochs=s.epoch, steps=s.step, seconds=s.seconds, stopped=stopped,
                              rank=self.rank, parameters=count_parameters(self.model)[0],
                              metrics=tuple(self.task.metrics), primary_metric=self.metric)
@@ -322,12 +369,15 @@ class Trainer:
         best = ZooModel.from_pretrained(self.out_dir)
         result.best = dict(self.state.best_report)
         if self.splits.test is not None and len(self.splits.test):
+            self._log(f"scoring the best checkpoint on the test split ({len(self.splits.test):,} examples)")
             tokens = self.tokenizer.batch(self.splits.test.texts)
             index = {label: i for i, label in enumerate(self.labels)}
             result.test = self.task.evaluate(best, tokens, [index[label] for label in self.splits.test.labels],
                                              self.labels)
-        write_card(self.out_dir, best, splits=self.splits, result=result, device=str(self.device),
-                   command=self.command)
+        self._log("writing the model card")
+        with generation(self.out_dir) as staging:
+            write_card(staging, best, splits=self.splits, result=result, device=str(self.device),
+                       command=self.command)
 
     # -- output --------------------------------------------------------------------------
     def _emit(self, event: str, *args) -> None:
@@ -343,13 +393,6 @@ class Trainer:
     def _progress(self, n_batches: int):
         if not self.show_progress or self.console is None or not self.is_main:
             return None
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-        progress = Progress(TextColumn(f"epoch {self.state.epoch + 1}/{self.run.train.epochs}"), BarColumn(),
-                            MofNCompleteColumn(), TextColumn("loss {task.fields[loss]:.4f}"),
-                            TextColumn("acc {task.fields[acc]:.3f}"), TextColumn("{task.fields[rate]:.0f} ex/s"),
-                            TimeElapsedColumn(), console=self.console, transient=True)
-        progress.start()
-        self._bar = progress.add_task("train", total=n_batches, completed=self.state.batch, loss=0.0, acc=0.0,
-                                      rate=0.0)
+        progress, self._bar = epoch_bar(self.console, self.state.epoch + 1, self.run.train.epochs, self.state.batch,
+                                        n_batches)
         return progress

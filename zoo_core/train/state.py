@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 
+from ..atomic import generation, resolve
 from ..checkpoint import (atomic_save_tensors, atomic_write_json, load_state_tensors, load_weights_strict,
                           unpack_sparse)
 from ..errors import ZooError
@@ -65,8 +67,13 @@ def join_optimizer_state(tensors: dict, plain: dict) -> dict:
 
 
 def save_state(out_dir: Path, trainer) -> None:
-    """Write the trainer's resume state (tensors, then the JSON that describes them)."""
-    d = Path(out_dir) / STATE_DIR
+    """Write the trainer's resume state (tensors and the JSON that describes them), as one
+    generation with whatever else is saved in the same ``atomic.generation`` block."""
+    with generation(out_dir) as staging:
+        _write_state(staging / STATE_DIR, trainer)
+
+
+def _write_state(d: Path, trainer) -> None:
     opt_tensors, opt_plain = split_optimizer_state(trainer.optimizer.state_dict())
     tensors = {f"model.{k}": v for k, v in trainer.model.state_dict().items()}
     tensors.update(opt_tensors)
@@ -78,9 +85,29 @@ def save_state(out_dir: Path, trainer) -> None:
         "optimizer": opt_plain, "scheduler": trainer.scheduler.state_dict(), "command": trainer.command})
 
 
+@contextmanager
+def interrupts_deferred():
+    """Ctrl-C during an epoch-end save takes effect once the save is complete, so the saved
+    model and resume state always describe the same moment."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    pressed: list[int] = []
+    previous = signal.signal(signal.SIGINT, lambda *_: pressed.append(1))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if pressed:
+        raise KeyboardInterrupt
+
+
 def load_state(out_dir: Path, trainer) -> None:
     """Restore what ``save_state`` wrote into a prepared trainer."""
-    d = Path(out_dir) / STATE_DIR
+    d = resolve(out_dir, STATE_DIR)
     saved = json.loads((d / "state.json").read_text())
     tensors = unpack_sparse(load_state_tensors(d / "state.safetensors"))
     trainer.model.embed.load_state_json(saved["embed_state"])
@@ -96,9 +123,18 @@ def load_state(out_dir: Path, trainer) -> None:
 
 def run_from_state(out_dir: str | Path) -> tuple[RunSpec, str]:
     """The run spec and command of the interrupted run saved in ``out_dir``."""
-    path = Path(out_dir) / STATE_DIR / "state.json"
+    path = resolve(out_dir, STATE_DIR) / "state.json"
+    if not Path(out_dir).is_dir():
+        raise ZooError(f"--resume {out_dir}: no such folder; give the --out folder of an earlier zoo train run")
     if not path.is_file():
-        raise ZooError(f"--resume {out_dir}: no {STATE_DIR}/state.json there; give the --out folder of "
-                       f"an earlier zoo train run")
-    saved = json.loads(path.read_text())
-    return RunSpec.model_validate(saved["run"]), saved.get("command", "")
+        saved_model = resolve(out_dir, "config.json").is_file()
+        raise ZooError(f"--resume {out_dir}: " + (
+            "it holds a saved model but no resume state (written by zoo build, or by an older zoo killed "
+            "during its first save); train again with another --out" if saved_model else
+            f"no resume state there (the run saved nothing yet); start it again with: zoo train ... --out {out_dir}"))
+    try:
+        saved = json.loads(path.read_text(encoding="utf-8"))
+        return RunSpec.model_validate(saved["run"]), saved.get("command", "")
+    except (ValueError, KeyError, TypeError) as e:
+        raise ZooError(f"{path}: damaged resume state ({str(e).splitlines()[0]}); the model in {out_dir} still "
+                       f"loads, but the run cannot continue — train again with another --out") from None
