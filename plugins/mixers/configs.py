@@ -206,8 +206,9 @@ class PonderConfig(ModuleConfig):
                                                           "Geometric(lambda_p), expected 1/lambda_p steps")
     beta: float = Field(0.01, ge=0, description="weight of KL(p || Geometric(lambda_p)) in the loss")
     halt: Literal["sample", "threshold"] = Field(
-        "sample", description="at inference: halt at step n with probability lambda_n (sample), or at the first "
-                              "step whose cumulative halting probability reaches threshold")
+        "threshold", description="at inference: halt at the first step whose cumulative halting probability "
+                                 "reaches threshold (a text's prediction never depends on its batch), or at step n "
+                                 "with probability lambda_n (sample: seeded draws in batch order)")
     threshold: float = Field(0.5, gt=0, le=1, description="cumulative halting probability for halt=threshold")
 
     @model_validator(mode="after")
