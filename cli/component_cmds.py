@@ -37,7 +37,8 @@ def summary_table(model, title: str = "") -> None:
     table = Table(title=_plain(title) or None, title_justify="left")
     for col in ("component", "name", "package", "parameters"):
         table.add_column(col, justify="right" if col == "parameters" else "left")
-    for label, _attr, module, spec in model.parts():
+    parts = model.parts()
+    for label, _attr, module, spec in parts:
         total, trainable = count_parameters(module)
         frozen = " (frozen)" if total and not trainable else ""
         table.add_row(label, spec.name, f"{spec.dist}=={spec.version}", f"{total:,}{frozen}")
@@ -46,7 +47,7 @@ def summary_table(model, title: str = "") -> None:
     optim = model.spec.optim
     table.add_row("optim", optim.name, f"{optim.dist}=={optim.version}", "-")
     extras = ([("norms", model.norms)] if len(model.norms) else []) + \
-        ([("head", model.head)] if model.head is not None else [])
+        ([("head", model.head)] if model.head is not None and all(p[0] != "head" for p in parts) else [])
     if model.spec.pos == "learned":
         extras.append(("pos", model.pos))
     for label, module in extras:
