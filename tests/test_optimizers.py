@@ -178,7 +178,7 @@ def test_sparse_dense_state_round_trips_through_the_trainers_pickle_free_format(
 
 def test_training_with_a_sparse_embedder_and_sparse_dense(tmp_path):
     run = compose(SMALL + ["embed=full", "embed.sparse=true", "optim=sparse_dense", "train.lr=0.01",
-                           "tokenizer.unit=char_ngrams", "train.epochs=4",
+                           "tokenizer.unit=char_ngrams", "train.epochs=4", "train.keep_state=true",
                    "train.clip=null"])  # torch clip_grad_norm_ has no sparse kernel (see docs/losses_tasks.md)
     trainer = Trainer(run, tmp_path / "sparse", progress=False)
     result = trainer.fit()

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import json
 import math
+import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 
+from ..batches import TokenFeatures, featurize_texts, uses_ids
 from ..data import DatasetSplits, load_splits
 from ..errors import ZooError
 from ..model import ZooModel, build_model, build_optimizer, count_parameters
@@ -26,7 +28,7 @@ from .device import CompiledOrEager, resolve_device
 from .distributed import init_distributed, reduce_sparse_grads, wrap_ddp
 from .gradients import clip_gradients, coalesce_sparse_grads, sparse_gradient_params, total_grad_norm
 from .prefetch import Prefetcher
-from .state import TrainState, load_state, run_from_state, save_state
+from .state import STATE_DIR, TrainState, load_state, run_from_state, save_state
 
 METRICS_FILE = "metrics.jsonl"
 STOPS_TO_RESUME = ("max_steps", "max_minutes", "interrupted")
@@ -72,6 +74,7 @@ class Trainer:
         self.console, self.show_progress = console, progress
         self.max_steps, self.command = max_steps, command
         self.state = TrainState()
+        self._best, self._best_written, self._saved_at = None, True, time.perf_counter()
         self._grad_norm: float | None = None
         self.last_grad_norm = 0.0
 
@@ -86,15 +89,17 @@ class Trainer:
         self.labels = self._labels()
         index = {label: i for i, label in enumerate(self.labels)}
         self.tokenizer = Tokenizer(run.tokenizer)
-        self.train_tokens = self.tokenizer.batch(self.splits.train.texts)
-        self.train_y = [index[label] for label in self.splits.train.labels]
-        self.valid_tokens = self.tokenizer.batch(self.splits.valid.texts)
-        self.valid_y = [index[label] for label in self.splits.valid.labels]
-        self.training_set = TrainingSet(self.train_y, [len(t) for t in self.train_tokens], self.labels,
-                                        run.train.batch_size, run.seed)
         run.model.num_classes = len(self.labels)
         self.model: ZooModel = build_model(run, labels=self.labels, seed=run.seed)
-        self.model.embed.fit(self.train_tokens)
+        self._tokens = None
+        if not uses_ids(self.model):  # token strings: the embedder may fit on them (a vocabulary)
+            self.model.embed.fit(self.train_tokens)
+        self.train_features = self._features(self.splits.train.texts, "train")
+        self.valid_features = self._features(self.splits.valid.texts, "valid")
+        self.train_y = [index[label] for label in self.splits.train.labels]
+        self.valid_y = [index[label] for label in self.splits.valid.labels]
+        self.training_set = TrainingSet(self.train_y, self.train_features.lengths.tolist(), self.labels,
+                                        run.train.batch_size, run.seed)
         self.model.to(self.device)
         self._sparse = sparse_gradient_params(self.model)  # coalesced once a step; all-reduced here under DDP
         self.forward_model = self._wrap(self.model)
@@ -104,6 +109,25 @@ class Trainer:
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(
             self.optimizer, lambda s: lr_factor(s, self.total_steps, t.warmup, t.schedule))
         self.state = TrainState()
+
+    @property
+    def train_tokens(self) -> list[list[str]]:
+        """The training texts as token strings (made on first use: the fast path never needs them)."""
+        if self._tokens is None:
+            self._tokens = self.tokenizer.batch(self.splits.train.texts)
+        return self._tokens
+
+    def _features(self, texts: list[str], name: str):
+        """A split as the model's features (zoo_core.batches), with a progress bar while it is read."""
+        if not uses_ids(self.model):
+            return TokenFeatures(self.model, self.train_tokens if name == "train" else self.tokenizer.batch(texts))
+        progress = self._progress_bar(f"reading {name}", len(texts)) if len(texts) > 100_000 else None
+        try:
+            return featurize_texts(self.model, texts, self.run.tokenizer, progress=progress and (
+                lambda done, total: progress.update(self._bar, completed=done)))
+        finally:
+            if progress is not None:
+                progress.stop()
 
     def _labels(self) -> list[str]:
         labels = sorted(set(self.splits.train.labels))
@@ -188,7 +212,7 @@ class Trainer:
 
     def _encode_batch(self, batch: list[int]):
         idx, weight = self.ranks.shard(batch)
-        return idx, weight, self.model.encode([self.train_tokens[i] for i in idx])
+        return idx, weight, self.train_features.encode(idx)
 
     def _train_step(self, idx: list[int], weight: float, encoded: dict) -> None:
         inputs = {k: v.to(self.device) for k, v in encoded.items()}
@@ -251,12 +275,19 @@ class Trainer:
         self._log(f"epoch {row['epoch']}/{self.run.train.epochs}  train loss {row['train_loss']:.4f}  "
                   f"valid {metric_title(self.metric)} {row[f'valid_{self.metric}']:.4f}  "
                   f"{row['examples_per_s']:.0f} ex/s  {row['seconds']:.1f}s")
-        if self.is_main:
-            save_state(self.out_dir, self)
+        if time.perf_counter() - self._saved_at >= self.run.train.save_every * 60:
+            self._save_all()
         return s.bad_epochs >= self.run.train.patience
 
+    def _save_all(self) -> None:
+        """Write the best checkpoint (if newer than the one on disk) and the resume state."""
+        self._flush_best()
+        if self.is_main:
+            save_state(self.out_dir, self)
+        self._saved_at = time.perf_counter()
+
     def _validate_and_keep_best(self, epoch_done: float) -> dict:
-        report = self.task.evaluate(self.model, self.valid_tokens, self.valid_y, self.labels)
+        report = self.task.evaluate(self.model, self.valid_features, self.valid_y, self.labels)
         if self.metric not in report or self.metric == "loss":
             raise ZooError(f"train.metric={self.metric}: not a validation metric of task {self.task.name}; use one "
                            f"of {', '.join(m for m in self.task.metrics if m != 'loss')}")
@@ -264,27 +295,39 @@ class Trainer:
         if s.best is None or report[self.metric] > s.best:
             s.best, s.best_epoch, s.bad_epochs = report[self.metric], epoch_done, 0
             s.best_report = {k: report[k] for k in self.task.metrics if k in report}
-            self._save_model({"best_epoch": epoch_done, "valid": s.best_report})
+            # kept in memory; written by _flush_best at the next save (save_every) and when the run stops
+            self._best_written = False
+            self._best = ({k: v.detach().clone() for k, v in self.model.state_dict().items()},
+                          {"best_epoch": epoch_done, "valid": s.best_report})
         else:
             s.bad_epochs += 1
         self.model.train()
         return report
 
-    def _save_model(self, training: dict) -> None:
+    def _save_model(self, training: dict, state_dict: dict | None = None) -> None:
         if self.is_main:
             self.model.save_pretrained(self.out_dir, extra={"training": {**training, "command": self.command}},
-                                       splits=self.splits, device=str(self.device), command=self.command)
+                                       state_dict=state_dict, splits=self.splits, device=str(self.device),
+                                       command=self.command)
+
+    def _flush_best(self) -> None:
+        if self._best is not None and not self._best_written:
+            self._save_model(self._best[1], self._best[0])
+            self._best_written = True
 
     def _stop(self, stopped: str, start: float) -> TrainResult:
         s = self.state
         s.seconds = time.perf_counter() - start
-        if stopped in STOPS_TO_RESUME:
-            if s.best is None and s.step > 0:
-                # stopped before the first validation: keep what we have, without touching the
-                # early-stopping bookkeeping (a resumed run must behave like an uninterrupted one)
-                self._save_model({"best_epoch": s.epoch})
+        if stopped in STOPS_TO_RESUME and s.best is None and s.step > 0:
+            # stopped before the first validation: keep what we have, without touching the
+            # early-stopping bookkeeping (a resumed run must behave like an uninterrupted one)
+            self._save_model({"best_epoch": s.epoch})
+        if stopped in STOPS_TO_RESUME or self.run.train.keep_state:
+            self._save_all()
+        else:  # a normal end: the resume state is not needed (train.keep_state=true keeps it)
+            self._flush_best()
             if self.is_main:
-                save_state(self.out_dir, self)
+                shutil.rmtree(self.out_dir / STATE_DIR, ignore_errors=True)
         result = TrainResult(out_dir=self.out_dir, epochs=s.epoch, steps=s.step, seconds=s.seconds, stopped=stopped,
                              rank=self.rank, parameters=count_parameters(self.model)[0],
                              metrics=tuple(self.task.metrics), primary_metric=self.metric)
@@ -301,10 +344,15 @@ class Trainer:
 
         if not (self.out_dir / WEIGHTS_FILE).exists():
             return
-        best = ZooModel.from_pretrained(self.out_dir)
+        if self._best is not None:  # the best weights, in memory (the same as the checkpoint on disk)
+            best = self.model
+            best.load_state_dict(self._best[0])
+            best.eval()
+        else:  # a resumed run that did not improve on the checkpoint it started from
+            best = ZooModel.from_pretrained(self.out_dir)
         result.best = dict(self.state.best_report)
         if self.splits.test is not None and len(self.splits.test):
-            tokens = self.tokenizer.batch(self.splits.test.texts)
+            tokens = self._features(self.splits.test.texts, "test")
             index = {label: i for i, label in enumerate(self.labels)}
             result.test = self.task.evaluate(best, tokens, [index[label] for label in self.splits.test.labels],
                                              self.labels)
@@ -323,15 +371,18 @@ class Trainer:
             self.console.print(text, highlight=False, markup=False)
 
     def _progress(self, n_batches: int):
+        return self._progress_bar(f"epoch {self.state.epoch + 1}/{self.run.train.epochs}", n_batches,
+                                  self.state.batch, training=True)
+
+    def _progress_bar(self, label: str, total: int, completed: int = 0, training: bool = False):
         if not self.show_progress or self.console is None or not self.is_main:
             return None
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-        progress = Progress(TextColumn(f"epoch {self.state.epoch + 1}/{self.run.train.epochs}"), BarColumn(),
-                            MofNCompleteColumn(), TextColumn("loss {task.fields[loss]:.4f}"),
-                            TextColumn("acc {task.fields[acc]:.3f}"), TextColumn("{task.fields[rate]:.0f} ex/s"),
-                            TimeElapsedColumn(), console=self.console, transient=True)
+        columns = [TextColumn("loss {task.fields[loss]:.4f}"), TextColumn("acc {task.fields[acc]:.3f}"),
+                   TextColumn("{task.fields[rate]:.0f} ex/s")] if training else []
+        progress = Progress(TextColumn(label), BarColumn(), MofNCompleteColumn(), *columns, TimeElapsedColumn(),
+                            console=self.console, transient=True)
         progress.start()
-        self._bar = progress.add_task("train", total=n_batches, completed=self.state.batch, loss=0.0, acc=0.0,
-                                      rate=0.0)
+        self._bar = progress.add_task("train", total=total, completed=completed, loss=0.0, acc=0.0, rate=0.0)
         return progress
