@@ -26,7 +26,7 @@ def bag_capable(model) -> bool:
             and getattr(model.loss, "uses_states", True) is False)
 
 
-def token_weights(offsets: Tensor, mode: str, drop: float = 0.0) -> Tensor:
+def token_weights(offsets: Tensor, mode: str, drop: float = 0.0, dtype: torch.dtype | None = None) -> Tensor:
     """(N,) weight of each token in its text's pooled vector: 1/len (mean) or 1 (sum); with
     ``drop``, each token is hidden with that probability (word dropout), a text keeping all
     its tokens when every one would be dropped."""
@@ -37,14 +37,15 @@ def token_weights(offsets: Tensor, mode: str, drop: float = 0.0) -> Tensor:
         kept = torch.zeros(len(lengths), device=offsets.device, dtype=torch.long).index_add_(0, text_of, keep.long())
         keep |= (kept == 0)[text_of]
         count = torch.where(kept > 0, kept, lengths)
-        weight = keep.to(torch.get_default_dtype())
+        weight = keep.to(dtype or torch.get_default_dtype())
     else:
-        count, weight = lengths, torch.ones(len(text_of), device=offsets.device)
+        count, weight = lengths, torch.ones(len(text_of), device=offsets.device, dtype=dtype)
     return weight / count[text_of].to(weight.dtype) if mode == "mean" else weight
 
 
 def bag_forward(model, inputs: dict[str, Tensor]) -> dict[str, Tensor | None]:
     drop = model.spec.token_dropout if model.training else 0.0
-    pooled = model.embed.bag(inputs, token_weights(inputs[BAG_KEY], model.pool.bag_pooling, drop))
+    dtype = next(model.parameters()).dtype
+    pooled = model.embed.bag(inputs, token_weights(inputs[BAG_KEY], model.pool.bag_pooling, drop, dtype))
     logits = model.head(pooled) if model.head is not None else None
     return {"states": None, "mask": None, "pooled": pooled, "weights": None, "logits": logits}

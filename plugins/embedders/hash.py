@@ -31,8 +31,8 @@ The sum is one ``F.embedding_bag`` over all tokens (no Python loop over bits). W
 ``sparse=true`` its gradient is sparse (only the rows a batch used), as in the post "PyTorch -
 Combining Dense And Sparse Gradients": a step then costs O(rows used), not O(num_bits), so
 a table of 2**18 rows trains as fast as a small one (pair with ``optim=sparse_dense``): the rows a
-batch uses are gathered once (``RowGather``), so the gradient arrives as a coalesced sparse tensor
-of those rows, with nothing to sort or merge in the step. blake2b codes are cached per distinct
+batch uses are gathered once (``RowGather``), so the gradient arrives as a sparse tensor holding
+each of those rows once, sorted: no duplicate rows to merge in the step. blake2b codes are cached per distinct
 token (``cache.py``: up to ``cache_size`` tokens, then the cache starts afresh).
 
 Two input forms: ``encode(token lists)`` / ``encode_ids(ids, offsets)`` give padded tensors for
@@ -64,9 +64,9 @@ IMPORTANCE_SALT = 0x5EED_1A9E  # xor-ed into the seed for the importance hash D 
 
 
 class RowGather(torch.autograd.Function):
-    """``weight[rows]`` for sorted unique ``rows``, whose gradient is the coalesced sparse
-    (rows, grad) tensor: a sparse optimizer then updates exactly those rows, without the sort
-    and merge that coalescing an EmbeddingBag's uncoalesced gradient costs."""
+    """``weight[rows]`` for sorted unique ``rows``, whose gradient is the sparse (rows, grad)
+    tensor, each row once: a sparse optimizer then updates exactly those rows, with none of the
+    duplicate rows (one per occurrence) of an EmbeddingBag's sparse gradient to merge."""
 
     @staticmethod
     def forward(ctx, weight: Tensor, rows: Tensor) -> Tensor:
@@ -77,7 +77,7 @@ class RowGather(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad: Tensor):
         (rows,) = ctx.saved_tensors
-        return torch.sparse_coo_tensor(rows.unsqueeze(0), grad, ctx.shape, is_coalesced=True,
+        return torch.sparse_coo_tensor(rows.unsqueeze(0), grad.contiguous(), ctx.shape, is_coalesced=True,
                                        check_invariants=False), None
 
 
@@ -150,6 +150,9 @@ class HashEmbedder(Embedder):
                    "bag_offsets": torch.from_numpy(np.ascontiguousarray(offsets, dtype=np.int64))}
             if len(codes) > 2:
                 out["bag_bucket"] = torch.from_numpy(codes[2])
+            if self.sparse:  # the rows RowGather gathers, found here (on the trainer's encoding thread)
+                rows, inverse = np.unique(codes[0], return_inverse=True)
+                out["bag_rows"], out["bag_inverse"] = torch.from_numpy(rows), torch.from_numpy(inverse.reshape(-1))
             return out
         bits, mask = featurize.pad(codes[0], offsets)
         out = {"bits": torch.from_numpy(bits), "bit_weight": torch.from_numpy(featurize.pad(codes[1], offsets)[0]),
@@ -158,10 +161,11 @@ class HashEmbedder(Embedder):
             out["bucket"] = torch.from_numpy(featurize.pad(codes[2], offsets)[0])
         return out
 
-    def _sum_rows(self, bits: Tensor, weight: Tensor, offsets: Tensor | None) -> Tensor:
-        """embedding_bag(mode=sum) of rows ``bits`` (2-D: fixed-width bags; 1-D: with offsets)."""
+    def _sum_rows(self, bits: Tensor, weight: Tensor, offsets: Tensor | None, found=None) -> Tensor:
+        """embedding_bag(mode=sum) of rows ``bits`` (2-D: fixed-width bags; 1-D: with offsets);
+        ``found``: (unique rows, each bit's index among them) when already known."""
         if self.sparse and self.weight.requires_grad and torch.is_grad_enabled():
-            rows, inverse = torch.unique(bits, return_inverse=True)
+            rows, inverse = found if found is not None else torch.unique(bits, return_inverse=True)
             table = RowGather.apply(self.weight, rows)
             return F.embedding_bag(inverse, table, offsets, mode="sum", per_sample_weights=weight)
         return F.embedding_bag(bits, self.weight, offsets, mode="sum", per_sample_weights=weight)
@@ -183,4 +187,5 @@ class HashEmbedder(Embedder):
         if token_weight is not None:
             weight = weight * token_weight.unsqueeze(-1)
         k = bits.shape[1]
-        return self._sum_rows(bits.reshape(-1), weight.reshape(-1), inputs["bag_offsets"][:-1] * k)
+        found = (inputs["bag_rows"], inputs["bag_inverse"]) if "bag_rows" in inputs else None
+        return self._sum_rows(bits.reshape(-1), weight.reshape(-1), inputs["bag_offsets"][:-1] * k, found)

@@ -52,8 +52,8 @@ def adam_rows_(p: Tensor, rows: Tensor, g: Tensor, exp_avg: Tensor, exp_avg_sq: 
 
 
 def sgd_rows_(p: Tensor, rows: Tensor, g: Tensor, lr: float) -> None:
-    """SGD on rows ``rows`` (unique) of ``p``, in place."""
-    p.scatter_add_(0, rows.unsqueeze(1).expand_as(g), g.mul(-lr))
+    """SGD on rows ``rows`` (unique) of ``p``, in place (``alpha``: torch's rounding, p + (-lr)·g fused)."""
+    p.index_add_(0, rows, g, alpha=-lr)
 
 
 class SparseDenseSGD(Optimizer):
