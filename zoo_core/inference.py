@@ -74,7 +74,9 @@ def predict(model, texts: list[str], top_k: int = 1, explain: bool = False, batc
         raise ZooError("this model has no labels (it was built, not trained); train it with zoo train first")
     top_k = max(1, min(top_k, len(labels)))
     if not explain:  # the fast path: featurised in whole arrays, the EmbeddingBag path for bag models
-        probs = class_probabilities(model, featurize_texts(model, texts), batch_size)
+        features = featurize_texts(model, texts)
+        bags = getattr(features, "bag", False)  # no padding: large batches cost nothing extra
+        probs = class_probabilities(model, features, max(batch_size, 4096) if bags else batch_size)
         p, idx = probs.topk(top_k, dim=-1) if len(texts) else (probs, probs.long())
         p, idx = p.tolist(), idx.tolist()
         return [{"text": text, "label": labels[i[0]], "score": q[0], "top": [(labels[a], b) for a, b in zip(i, q)]}
