@@ -62,12 +62,19 @@ def uses_ids(model) -> bool:
 
 
 def featurize_texts(model, texts: list[str], tokenizer: TokenizerConfig | None = None, *,
-                    bag: bool | None = None, progress: Callable[[int, int], None] | None = None):
-    """``texts`` as the features ``model`` consumes; ``progress(done, total)`` after each chunk."""
+                    bag: bool | None = None, progress: Callable[[int, int], None] | None = None,
+                    dedup: bool = True):
+    """``texts`` as the features ``model`` consumes; ``progress(done, total)`` after each chunk.
+    ``dedup=False`` (one pass, e.g. prediction) skips finding the distinct ids: each token's
+    codes are computed directly."""
     cfg = tokenizer or model.run.tokenizer
     if not uses_ids(model):
         return TokenFeatures(model, Tokenizer(cfg).batch(texts))
     bag = bag_capable(model) if bag is None else bag
+    if not dedup:
+        ids, offsets = token_ids(texts, cfg.unit, cfg.ngram_min, cfg.ngram_max, cfg.word_token, cfg.lowercase,
+                                 cfg.max_tokens)
+        return IdFeatures(model, np.arange(len(ids), dtype=np.int64), offsets, ids, bag)
     tables, indices, offsets, base, total = [], [], [np.zeros(1, dtype=np.int64)], 0, 0
     for start in range(0, len(texts), CHUNK):
         ids, off = token_ids(texts[start:start + CHUNK], cfg.unit, cfg.ngram_min, cfg.ngram_max, cfg.word_token,

@@ -8,6 +8,7 @@ from torch import nn
 
 from .batches import TokenFeatures, featurize_texts
 from .errors import ZooError
+from .featurize import gc_paused
 from .metrics import classification_report
 from .tokenize import Tokenizer
 
@@ -28,7 +29,8 @@ def model_outputs(model, token_lists, key: str, batch_size: int = 256) -> list[t
 def _stacked_outputs(model, features, key: str, batch_size: int) -> torch.Tensor:
     model.eval()
     device = next(model.parameters()).device
-    order = np.argsort(features.lengths, kind="stable")
+    # padded batches group similar lengths; bags have no padding, so input order (contiguous slices)
+    order = np.arange(len(features)) if getattr(features, "bag", False) else np.argsort(features.lengths, kind="stable")
     out = None
     for start in range(0, len(order), batch_size):
         idx = order[start:start + batch_size]
@@ -74,13 +76,11 @@ def predict(model, texts: list[str], top_k: int = 1, explain: bool = False, batc
         raise ZooError("this model has no labels (it was built, not trained); train it with zoo train first")
     top_k = max(1, min(top_k, len(labels)))
     if not explain:  # the fast path: featurised in whole arrays, the EmbeddingBag path for bag models
-        features = featurize_texts(model, texts)
+        features = featurize_texts(model, texts, dedup=False)
         bags = getattr(features, "bag", False)  # no padding: large batches cost nothing extra
         probs = class_probabilities(model, features, max(batch_size, 4096) if bags else batch_size)
         p, idx = probs.topk(top_k, dim=-1) if len(texts) else (probs, probs.long())
-        p, idx = p.tolist(), idx.tolist()
-        return [{"text": text, "label": labels[i[0]], "score": q[0], "top": [(labels[a], b) for a, b in zip(i, q)]}
-                for text, q, i in zip(texts, p, idx)]
+        return _rows(texts, labels, p.numpy(), idx.numpy())
     tok = Tokenizer(model.run.tokenizer)
     model.eval()
     device = next(model.parameters()).device
@@ -97,6 +97,14 @@ def predict(model, texts: list[str], top_k: int = 1, explain: bool = False, batc
                             "top": [(labels[int(i)], float(q)) for q, i in zip(p[j], idx[j])],
                             "tokens": shown[j], "weights": _token_weights(out["weights"], j, len(shown[j]))})
     return results
+
+
+def _rows(texts: list[str], labels: list[str], p, idx) -> list[dict]:
+    """One result dict per text, made with the garbage collector paused (featurize.gc_paused)."""
+    with gc_paused():
+        p, idx = p.tolist(), idx.tolist()
+        return [{"text": text, "label": labels[i[0]], "score": q[0], "top": [(labels[a], b) for a, b in zip(i, q)]}
+                for text, q, i in zip(texts, p, idx)]
 
 
 def _token_weights(weights, j: int, n: int) -> list[float] | None:

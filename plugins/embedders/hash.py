@@ -150,7 +150,7 @@ class HashEmbedder(Embedder):
                    "bag_offsets": torch.from_numpy(np.ascontiguousarray(offsets, dtype=np.int64))}
             if len(codes) > 2:
                 out["bag_bucket"] = torch.from_numpy(codes[2])
-            if self.sparse:  # the rows RowGather gathers, found here (on the trainer's encoding thread)
+            if self.sparse and self.training:  # the rows RowGather gathers, found here (on the trainer's encoding thread)
                 rows, inverse = np.unique(codes[0], return_inverse=True)
                 out["bag_rows"], out["bag_inverse"] = torch.from_numpy(rows), torch.from_numpy(inverse.reshape(-1))
             return out
