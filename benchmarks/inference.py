@@ -112,9 +112,9 @@ def main(argv=None) -> None:
         def onnx_pure_python():
             return [label for label, _ in deploy["predict"](session, meta, texts, batch_size=args.batch_size)]
 
-        rows = [("zoo model.predict (batch 256, torch)", zoo_predict),
+        rows = [("zoo model.predict (torch; EmbeddingBag path, batches of 4096)", zoo_predict),
                 ("ONNX + zoo tokenizer/encode (onnxruntime)", onnx_zoo_encode),
-                ("ONNX + pure-Python example of docs/deploy.md", onnx_pure_python)]
+                ("ONNX + numpy featurize.py (docs/deploy.md example)", onnx_pure_python)]
         try:
             ft = train_fasttext(splits)
             # model.predict() breaks on numpy 2: call the binding directly, one text at a time

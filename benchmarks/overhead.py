@@ -61,7 +61,7 @@ class StepClock:
         self.warm, self.times = warm, []
 
     def on_train_start(self, trainer):
-        if self.warm:
+        if self.warm and getattr(trainer.model.embed, "_cache", None) is not None:  # blake2b codes are cached
             for start in range(0, len(trainer.train_tokens), 4096):
                 trainer.model.encode(trainer.train_tokens[start:start + 4096])
 
@@ -97,8 +97,8 @@ def worker_zoo(args, warm: bool) -> dict:
 def worker_minimal(args) -> dict:
     import torch
 
+    from zoo_core.batches import featurize_texts
     from zoo_core.model import build_model, build_optimizer
-    from zoo_core.tokenize import Tokenizer
     from zoo_core.train.gradients import clip_gradients
     from zoo_core.train.loop import lr_factor
     from zoo_plugins.tasks.classification import epoch_batches
@@ -106,16 +106,15 @@ def worker_minimal(args) -> dict:
     run, splits = _setup(args)
     labels = sorted(set(splits.train.labels))
     index = {label: i for i, label in enumerate(labels)}
-    tokens = Tokenizer(run.tokenizer).batch(splits.train.texts)
     y = [index[label] for label in splits.train.labels]
     run.model.num_classes = len(labels)
     model = build_model(run, labels=labels, seed=run.seed)
-    model.embed.fit(tokens)
+    features = featurize_texts(model, splits.train.texts)  # the inputs the Trainer uses (fast path or tokens)
     t = run.train
-    batches = epoch_batches([len(x) for x in tokens], t.batch_size, run.seed, 0)[: args.steps]
-    data = [(model.encode([tokens[i] for i in idx]), torch.tensor([y[i] for i in idx])) for idx in batches]
+    batches = epoch_batches(features.lengths.tolist(), t.batch_size, run.seed, 0)[: args.steps]
+    data = [(features.encode(idx), torch.tensor([y[i] for i in idx])) for idx in batches]
     opt = build_optimizer(model, run.model.optim, lr=t.lr)
-    total = -(-len(tokens) // t.batch_size) * t.epochs  # the Trainer's schedule length
+    total = -(-len(features) // t.batch_size) * t.epochs  # the Trainer's schedule length
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_factor(s, total, t.warmup, t.schedule))
     model.train()
     times = []
@@ -196,9 +195,9 @@ def main(argv=None) -> None:
 
 LOOPS = {
     "minimal": ("hand-written PyTorch loop, batches encoded beforehand", worker_minimal),
-    "zoo_warm": ("zoo Trainer.fit, hash codes cached beforehand (as in epochs 2+)",
+    "zoo_warm": ("zoo Trainer.fit, warm (blake2b codes cached beforehand; fnv1a64 has no cache)",
                  lambda args: worker_zoo(args, warm=True)),
-    "zoo_cold": ("zoo Trainer.fit, codes computed as tokens first appear (epoch 1)",
+    "zoo_cold": ("zoo Trainer.fit, cold (codes computed as tokens first appear)",
                  lambda args: worker_zoo(args, warm=False)),
 }
 

@@ -155,7 +155,7 @@ def eval_cmd(
     episode accuracy with a 95% interval."""
     from zoo_core.plots import plot_confusion
     from zoo_core.tasks import get_task
-    from zoo_core.tokenize import Tokenizer
+    from zoo_core.batches import featurize_texts
 
     if split not in ("test", "valid", "train"):
         raise ZooError(f"--split {split}: use test, valid or train")
@@ -171,8 +171,8 @@ def eval_cmd(
     else:  # retrieval / few-shot score the file's own groups, which the model need not know
         labels = sorted(set(examples.labels))
     index = {label: i for i, label in enumerate(labels)}
-    tokens = Tokenizer(model.run_spec.tokenizer).batch(examples.texts)
-    report = task.evaluate(model, tokens, [index[l] for l in examples.labels], labels)
+    features = featurize_texts(model, examples.texts)  # token ids in whole arrays where the embedder takes them
+    report = task.evaluate(model, features, [index[l] for l in examples.labels], labels)
     report.setdefault("n", len(examples))
     has_classes = "per_class" in report and "confusion" in report
     if plot is None and has_classes and Path(str(model_ref)).is_dir():  # beside the model, never the cwd unasked

@@ -74,12 +74,12 @@ def test_codes_are_stable_across_processes_with_different_hash_seeds():
     assert all(o == outs[0] for o in outs[1:])
     assert [tuple(b) for b in outs[0]["bits"]] == [token_bits(w, 200, 4, 0) for w in words]
     assert outs[0]["chars"] == [[char_row(c, 2048, 1024) for c in w] for w in words]
-    here = make("hash", dim=4).encode([words])  # and the embedder uses exactly these codes
+    here = make("hash", dim=4, hash="blake2b").encode([words])  # and the embedder uses exactly these codes
     assert here["bits"][0].tolist() == [list(token_bits(w, 200, 4, 0)) for w in words]
 
 
 def test_hash_vector_is_the_sum_of_the_rows_of_the_set_bits():
-    emb = make("hash", num_bits=8, num_hashes=6)  # 6 hashes into 8 bits: repeated bits are certain
+    emb = make("hash", num_bits=8, num_hashes=6, hash="blake2b")  # 6 hashes into 8 bits: repeats are certain
     words = ["hello", "world", "", "🦒", "Кириллица"]
     out = vectors(emb, words)
     repeated = 0
@@ -119,7 +119,7 @@ def test_hash_many_hash_functions():
 
 
 def test_hash_cache_holds_each_distinct_token_once_and_changes_nothing():
-    cached, uncached, tiny = make("hash"), make("hash", cache_size=0), make("hash", cache_size=3)
+    cached, uncached, tiny = (make("hash", hash="blake2b", cache_size=n) for n in (1_000_000, 0, 3))
     batches = [["a", "b", "a", "c"], ["b", "d", "e", "f", "a"], ["a"]]
     for batch in batches:
         want = uncached.encode([batch])
@@ -131,7 +131,7 @@ def test_hash_cache_holds_each_distinct_token_once_and_changes_nothing():
 
 
 def test_hash_sparse_gradients_equal_the_dense_ones_on_the_rows_used():
-    sparse, dense = make("hash", num_bits=64, num_hashes=2, sparse=True), make("hash", num_bits=64, num_hashes=2)
+    sparse, dense = (make("hash", num_bits=64, num_hashes=2, sparse=s, hash="blake2b") for s in (True, False))
     batch = [["the", "cat", "the"], ["dog"]]
     for emb in (sparse, dense):
         emb(emb.encode(batch)).pow(2).sum().backward()
@@ -145,8 +145,8 @@ def test_hash_sparse_gradients_equal_the_dense_ones_on_the_rows_used():
 
 def test_hash_importance_weights_each_bit_of_a_token():
     """Svenstrup et al.: v(w) = sum_i P[D(w), i] * W[h_i(w)]; P starts at ones (= the Bloom code)."""
-    plain = make("hash", num_bits=50, num_hashes=3)
-    imp = make("hash", num_bits=50, num_hashes=3, importance=True, importance_buckets=1000)
+    plain = make("hash", num_bits=50, num_hashes=3, hash="blake2b")
+    imp = make("hash", num_bits=50, num_hashes=3, importance=True, importance_buckets=1000, hash="blake2b")
     words = ["hello", "world", "Straße", "🦒"]
     torch.testing.assert_close(vectors(imp, words), vectors(plain, words))  # same init, same vectors
     inputs = imp.encode([[w] for w in words])
@@ -475,7 +475,7 @@ def test_too_long_sequences_name_max_len():
 
 
 @pytest.mark.parametrize("name", ["hash", "char_pos"])
-def test_caches_are_safe_for_concurrent_callers(name):
+def test_caches_are_safe_for_concurrent_callers(name):  # hash: fnv1a64 keeps no cache, and is safe too
     """Several threads encoding at once (the trainer prefetches on a worker thread; a server
     may use many) get what a fresh, single-threaded embedder gives."""
     from concurrent.futures import ThreadPoolExecutor

@@ -35,7 +35,8 @@ DISK_CALLS = ("replace", "rename", "link", "symlink", "unlink", "rmdir") + (
     ("mkdir", "fsync") if os.environ.get("ZOO_FAULT_CALLS") == "all" else ())
 TIMING = ("examples_per_s", "seconds")
 TRAIN = ["dim=16", "mixer=lambda", "mixer.heads=2", "pool=seed_attention", "embed.num_bits=256", "train.epochs=2",
-         "train.batch_size=16", "train.patience=9", "train.plots=false", "token_dropout=0.1", "seed=3"]
+         "train.batch_size=16", "train.patience=9", "train.plots=false", "token_dropout=0.1", "seed=3",
+         "train.keep_state=true"]  # the resume state is compared too (a normal end drops it otherwise)
 
 # runs in the child: count disk-changing calls, SIGKILL ourselves just before call number KILL_AT
 CHILD_PATCH = """

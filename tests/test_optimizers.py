@@ -178,7 +178,7 @@ def test_sparse_dense_state_round_trips_through_the_trainers_pickle_free_format(
 
 def test_training_with_a_sparse_embedder_and_sparse_dense(tmp_path):
     run = compose(SMALL + ["embed=full", "embed.sparse=true", "optim=sparse_dense", "train.lr=0.01",
-                           "tokenizer.unit=char_ngrams", "train.epochs=4",
+                           "tokenizer.unit=char_ngrams", "train.epochs=4", "train.keep_state=true",
                    "train.clip=null"])  # torch clip_grad_norm_ has no sparse kernel (see docs/losses_tasks.md)
     trainer = Trainer(run, tmp_path / "sparse", progress=False)
     result = trainer.fit()
@@ -274,3 +274,47 @@ def test_sparse_dense_matches_sparse_adam_for_row_and_element_sparse_gradients(s
         ref_opt.step()
         torch.testing.assert_close(mine, ref, rtol=1e-6, atol=1e-7)
     assert not torch.equal(mine, start)
+
+
+def test_sparse_sgd_is_torch_sgd_on_sparse_rows_and_dense_parameters():
+    """Row-wise SGD on the rows present in a sparse gradient (duplicates summed first) and
+    torch's SGD with momentum on dense parameters: equal to torch.optim.SGD step by step."""
+    from zoo_plugins.optimizers.rowwise import SparseDenseSGD
+
+    g = torch.Generator().manual_seed(0)
+    table, dense = torch.randn(30, 4, generator=g), torch.randn(5, 3, generator=g)
+    mine = [torch.nn.Parameter(table.clone()), torch.nn.Parameter(dense.clone())]
+    ref = [torch.nn.Parameter(table.clone()), torch.nn.Parameter(dense.clone())]
+    opt = SparseDenseSGD([{"params": [mine[0]], "momentum": 0.0}, {"params": [mine[1]]}], lr=0.3, momentum=0.9)
+    ref_sparse, ref_dense = torch.optim.SGD([ref[0]], lr=0.3), torch.optim.SGD([ref[1]], lr=0.3, momentum=0.9)
+    for _ in range(4):
+        rows = torch.randint(30, (12,), generator=g)  # repeats: an uncoalesced gradient
+        grad = torch.sparse_coo_tensor(rows.unsqueeze(0), torch.randn(12, 4, generator=g), (30, 4))
+        dgrad = torch.randn(5, 3, generator=g)
+        mine[0].grad, ref[0].grad = grad.clone(), grad.coalesce()  # torch adds duplicates one by one
+        mine[1].grad, ref[1].grad = dgrad.clone(), dgrad.clone()
+        opt.step()
+        ref_sparse.step()
+        ref_dense.step()
+        torch.testing.assert_close(mine[0], ref[0], rtol=0, atol=1e-7)
+        torch.testing.assert_close(mine[1], ref[1], rtol=0, atol=1e-7)
+    assert not torch.equal(mine[0], table)
+
+
+def test_sparse_dense_on_row_gather_gradients_matches_sparse_adam():
+    """The hash embedder's RowGather gradients (each row once) through the row-wise Adam step."""
+    model = zoo_core.build(["num_classes=3", "dim=8", "embed.num_bits=128", "embed.sparse=true", "mixer=[]",
+                            "pool=mean", "optim=sparse_dense", "tokenizer.unit=char_ngrams"])
+    weight = model.embed.weight
+    ref = torch.nn.Parameter(weight.detach().clone())
+    opt, ref_opt = SparseDenseAdam([weight], lr=0.05), torch.optim.SparseAdam([ref], lr=0.05)
+    from zoo_core.batches import featurize_texts
+
+    feats = featurize_texts(model, ["hello world", "bonjour", "hallo welt", "x"], bag=True)
+    for idx in ([0, 1], [2, 3], [0, 3]):
+        opt.zero_grad()
+        model.embed.bag(feats.encode(idx)).pow(2).sum().backward()
+        ref.grad = weight.grad.clone()
+        opt.step()
+        ref_opt.step()
+        torch.testing.assert_close(weight, ref, rtol=0, atol=1e-7)

@@ -16,7 +16,8 @@ from helpers import run_zoo, write_tsv
 SMALL = ["data=wordfreq_langid", "data.options.words_per_language=120", "data.options.languages=[en,de,fi]",
          "dim=16", "mixer=lambda", "mixer.heads=2", "pool=seed_attention", "train.batch_size=32", "train.epochs=3", "train.patience=5", "train.lr=0.02",
          "embed.num_bits=1024", "embed.sparse=false", "optim=smorms3",
-         "token_dropout=0"]  # small data: pinned here, not inherited from the default recipe
+         "token_dropout=0",  # small data: pinned here, not inherited from the default recipe
+         "train.keep_state=true"]  # these tests read the resume state after the run
 
 
 def train(tmp_path, name, extra=(), resume=False, max_steps=None):

@@ -148,6 +148,9 @@ def _commit(folder: Path, staging: Path) -> None:
     for name in sorted(names, key=lambda n: n != "config.json"):  # an older zoo's plain files, replaced only
         if not (folder / name).is_symlink():  # now; config.json first: it names the weights read beside it
             _place_link(folder, name)
+    for link in folder.iterdir():  # a name the new generation dropped (resume state after a normal end)
+        if link.is_symlink() and link.name not in names and os.readlink(link) == f"{STORE}/{POINTER}/{link.name}":
+            os.unlink(link)
     fsync_dir(folder)
     for old in store.iterdir():
         if old != gen and GENERATION.match(old.name):

@@ -16,6 +16,7 @@ from typing import Any, Iterator
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
 
 COMPONENT_KIND = "zoo_component_kind"  # json_schema_extra key that marks a nested-component field
+SAVED_DEFAULT = "saved_default"  # json_schema_extra key: the value a config saved before the field existed had
 
 
 class ComponentConfig(BaseModel):
@@ -88,6 +89,15 @@ def component_kind_of(field) -> str | None:
     """The kind a field names when it was declared with ``component_field``."""
     extra = field.json_schema_extra
     return extra.get(COMPONENT_KIND) if isinstance(extra, dict) else None
+
+
+def fill_saved_defaults(config_cls: type[BaseModel], values: dict) -> dict:
+    """``values`` (a saved config) with each missing field that declares a ``saved_default``
+    set to it: a field added later with a new default (``embed.hash``) keeps old models as saved."""
+    missing = {name: field.json_schema_extra[SAVED_DEFAULT] for name, field in config_cls.model_fields.items()
+               if name not in values and isinstance(field.json_schema_extra, dict)
+               and SAVED_DEFAULT in field.json_schema_extra}
+    return {**values, **missing} if missing else values
 
 
 # ---- shared validators: config validators and component constructors both call these --------

@@ -20,7 +20,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from .config import ComponentSource, ComponentSpec, ModuleConfig, component_kind_of
+from .config import ComponentSource, ComponentSpec, ModuleConfig, component_kind_of, fill_saved_defaults
 from .errors import ZooError, did_you_mean
 from .refs import Ref, parse_ref
 from .registry import Component, Registry, get_registry, import_object
@@ -160,9 +160,9 @@ def _resolve_hub(kind: str, ref: Ref, fields: dict, dim: int, reg: Registry, whe
     if src_dim is not None and src_dim != dim:
         return None, [f"{where}={ref}: the pretrained {kind} has width {src_dim} but the model has dim={dim}; "
                       f"set dim={src_dim}"]
-    values = {k: v for k, v in src["config"].items() if k != "dim"}
-    spec, problems = _validate(reg.resolve(kind, f"{src['dist']}:{src['name']}"), {**values, **fields}, dim,
-                               reg, where)
+    comp = reg.resolve(kind, f"{src['dist']}:{src['name']}")
+    values = {k: v for k, v in fill_saved_defaults(comp.config, src["config"]).items() if k != "dim"}
+    spec, problems = _validate(comp, {**values, **fields}, dim, reg, where)
     if spec is not None:
         validated = spec._validated
         spec = spec.model_copy(update={"source": ComponentSource(repo=ref.repo, revision=ref.revision or "main",
@@ -242,11 +242,12 @@ def _load_pretrained_part(obj, spec: ComponentSpec) -> None:
 def _config_of(comp: Component, spec: ComponentSpec, reg: Registry):
     """The config object of a saved spec. A config an older version of the plugin saved (e.g.
     a nested component stored by name) is read again as user fields, so it still loads."""
+    saved = fill_saved_defaults(comp.config, spec.config)
     try:
-        return comp.config.model_validate(spec.config)
+        return comp.config.model_validate(saved)
     except ValidationError as e:
         first = pydantic_problems(f"{spec.kind}:{spec.name}", e)
-    fields = {k: v for k, v in spec.config.items() if k != "dim"}
+    fields = {k: v for k, v in saved.items() if k != "dim"}
     again, _ = _validate(comp, fields, spec.config.get("dim", DEFAULT_DIM), reg, f"{spec.kind}:{spec.name}")
     if again is None:
         raise ZooError(*first, f"{spec.kind}:{spec.name}: the saved config does not fit {comp.dist}=={comp.version}; "

@@ -3,9 +3,12 @@ and the classification evaluation. Eval mode, no gradients, input order kept."""
 from __future__ import annotations
 
 import torch
+import numpy as np
 from torch import nn
 
+from .batches import TokenFeatures, featurize_texts
 from .errors import ZooError
+from .featurize import gc_paused
 from .metrics import classification_report
 from .tokenize import Tokenizer
 
@@ -17,32 +20,49 @@ def model_device(model) -> torch.device:
     return torch.device("cpu")
 
 
+def as_features(model, data):
+    """Token lists, or features made by ``zoo_core.batches`` (which pass through)."""
+    return data if hasattr(data, "encode") and hasattr(data, "lengths") else TokenFeatures(model, list(data))
+
+
 @torch.no_grad()
-def model_outputs(model, token_lists: list[list[str]], key: str, batch_size: int = 256) -> list[torch.Tensor]:
-    """``model(...)[key]`` for each token list, in input order (batches of similar lengths)."""
+def model_outputs(model, token_lists, key: str, batch_size: int = 256) -> list[torch.Tensor]:
+    """``model(...)[key]`` for each text (token lists or ``zoo_core.batches`` features), in input
+    order (batches of similar lengths)."""
+    return list(_stacked_outputs(model, as_features(model, token_lists), key, batch_size))
+
+
+@torch.no_grad()
+def _stacked_outputs(model, features, key: str, batch_size: int) -> torch.Tensor:
     model.eval()
     device = model_device(model)
-    order = sorted(range(len(token_lists)), key=lambda i: len(token_lists[i]))
-    out = [None] * len(token_lists)
+    # padded batches group similar lengths; bags have no padding, so input order (contiguous slices)
+    order = np.arange(len(features)) if getattr(features, "bag", False) else np.argsort(features.lengths, kind="stable")
+    out = None
     for start in range(0, len(order), batch_size):
         idx = order[start:start + batch_size]
-        inputs = {k: v.to(device) for k, v in model.encode([token_lists[i] for i in idx]).items()}
+        inputs = {k: v.to(device) for k, v in features.encode(idx).items()}
         values = model(inputs)[key].float().cpu()
-        for j, i in enumerate(idx):
-            out[i] = values[j]
-    return out
+        if out is None:
+            out = values.new_empty((len(order), *values.shape[1:]))
+        out[torch.from_numpy(idx)] = values
+    return out if out is not None else torch.zeros(0)
 
 
 def class_probabilities(model, token_lists, batch_size: int = 256) -> torch.Tensor:
     """(N, C) softmax probabilities."""
-    logits = model_outputs(model, token_lists, "logits", batch_size)
-    return torch.stack(logits).softmax(-1) if logits else torch.zeros(0, model.spec.num_classes)
+    features = as_features(model, token_lists)
+    if not len(features):
+        return torch.zeros(0, model.spec.num_classes)
+    return _stacked_outputs(model, features, "logits", batch_size).softmax(-1)
 
 
 def pooled_vectors(model, token_lists, batch_size: int = 256) -> torch.Tensor:
     """(N, D) pooled vectors."""
-    pooled = model_outputs(model, token_lists, "pooled", batch_size)
-    return torch.stack(pooled) if pooled else torch.zeros(0, model.pool.out_dim)
+    features = as_features(model, token_lists)
+    if not len(features):
+        return torch.zeros(0, model.pool.out_dim)
+    return _stacked_outputs(model, features, "pooled", batch_size)
 
 
 def evaluate_classifier(model, token_lists, label_ids, labels, batch_size: int = 256) -> dict:
@@ -65,6 +85,12 @@ def predict(model, texts: list[str], top_k: int = 1, explain: bool = False, batc
     if not labels:
         raise ZooError("this model has no labels (it was built, not trained); train it with zoo train first")
     top_k = max(1, min(top_k, len(labels)))
+    if not explain:  # the fast path: featurised in whole arrays, the EmbeddingBag path for bag models
+        features = featurize_texts(model, texts, dedup=False)
+        bags = getattr(features, "bag", False)  # no padding: large batches cost nothing extra
+        probs = class_probabilities(model, features, max(batch_size, 4096) if bags else batch_size)
+        p, idx = probs.topk(top_k, dim=-1) if len(texts) else (probs, probs.long())
+        return _rows(texts, labels, p.numpy(), idx.numpy())
     tok = Tokenizer(model.run.tokenizer)
     model.eval()
     device = model_device(model)
@@ -77,12 +103,18 @@ def predict(model, texts: list[str], top_k: int = 1, explain: bool = False, batc
         # what each state stands for: zoo's tokens, or e.g. word-pieces for embed=bert states=pieces
         shown = model.embed.state_tokens(tokens) if hasattr(model.embed, "state_tokens") else tokens
         for j, text in enumerate(chunk):
-            row = {"text": text, "label": labels[int(idx[j, 0])], "score": float(p[j, 0]),
-                   "top": [(labels[int(i)], float(q)) for q, i in zip(p[j], idx[j])]}
-            if explain:
-                row.update(tokens=shown[j], weights=_token_weights(out["weights"], j, len(shown[j])))
-            results.append(row)
+            results.append({"text": text, "label": labels[int(idx[j, 0])], "score": float(p[j, 0]),
+                            "top": [(labels[int(i)], float(q)) for q, i in zip(p[j], idx[j])],
+                            "tokens": shown[j], "weights": _token_weights(out["weights"], j, len(shown[j]))})
     return results
+
+
+def _rows(texts: list[str], labels: list[str], p, idx) -> list[dict]:
+    """One result dict per text, made with the garbage collector paused (featurize.gc_paused)."""
+    with gc_paused():
+        p, idx = p.tolist(), idx.tolist()
+        return [{"text": text, "label": labels[i[0]], "score": q[0], "top": [(labels[a], b) for a, b in zip(i, q)]}
+                for text, q, i in zip(texts, p, idx)]
 
 
 def _token_weights(weights, j: int, n: int) -> list[float] | None:

@@ -47,6 +47,9 @@ class FromConfig:
 
 class Embedder(FromConfig, nn.Module):
     dim: int
+    # the id layout ``encode_ids(ids, offsets)`` consumes (zoo_core.batches): "token_id64" = the flat
+    # uint64 token ids of zoo_core.featurize; None: only token strings through ``encode``
+    id_layout: str | None = None
 
     def encode(self, batch: list[list[str]]) -> dict[str, Tensor]:  # pragma: no cover - abstract
         raise NotImplementedError
@@ -87,6 +90,7 @@ class Mixer(FromConfig, nn.Module):
 
 class Pooler(FromConfig, nn.Module):
     dim: int
+    bag_pooling: str | None = None  # "mean" or "sum": the pooler is that average/sum (zoo_core.bag)
 
     @property
     def out_dim(self) -> int:
@@ -120,6 +124,7 @@ class Head(nn.Module):
 
 class Loss(FromConfig, nn.Module):
     needs_head: bool = True
+    uses_states: bool = True  # reads outputs["states"]/["mask"]; False lets bag models skip them (zoo_core.bag)
 
     def forward(self, outputs: dict[str, Tensor], target: Tensor) -> Tensor:  # pragma: no cover
         raise NotImplementedError

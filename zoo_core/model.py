@@ -21,6 +21,7 @@ import torch
 from torch import Tensor, nn
 
 from . import atomic, checkpoint, factory, hub
+from .bag import BAG_KEY, bag_forward
 from .errors import ZooError
 from .positions import sinusoids
 from .refs import is_hub_text, parse_hub
@@ -105,6 +106,8 @@ class ZooModel(nn.Module):
         return self.embed.encode(token_lists)
 
     def forward(self, inputs: dict[str, Tensor]) -> dict[str, Tensor | None]:
+        if BAG_KEY in inputs:  # flat token codes with offsets: the EmbeddingBag path (bag.py)
+            return bag_forward(self, inputs)
         mask = inputs["mask"]
         if self.training and self.spec.token_dropout > 0:
             # word dropout (Iyyer et al., ACL 2015): hide whole tokens from every layer,
@@ -172,9 +175,10 @@ class ZooModel(nn.Module):
         return out
 
     # ---- saving, loading, sharing ---------------------------------------------------
-    def save_pretrained(self, directory: str | Path, *, extra: dict | None = None, **card: Any) -> Path:
-        """Write ``model.safetensors``, ``config.json`` and the model card ``README.md``;
-        ``card`` goes to ``card.render_card`` (splits, result, device, command, license)."""
+    def save_pretrained(self, directory: str | Path, *, extra: dict | None = None, state_dict: dict | None = None,
+                        **card: Any) -> Path:
+        """Write ``model.safetensors`` (``state_dict``, default this model's), ``config.json`` and the
+        model card ``README.md``; ``card`` goes to ``card.render_card`` (splits, result, device, command, license)."""
         from .card import write_card
 
         config = {"spec": self.run.model_dump(mode="json"), "labels": self.labels,
@@ -182,7 +186,8 @@ class ZooModel(nn.Module):
                   **(extra or {})}
         components = {label: f"{spec.kind}:{spec.name}" for label, _, _, spec in self.parts()}
         with atomic.generation(directory) as staging:  # the three files land together (atomic.py)
-            checkpoint.write_checkpoint(staging, self.state_dict(), config, components)
+            checkpoint.write_checkpoint(staging, self.state_dict() if state_dict is None else state_dict, config,
+                                        components)
             write_card(staging, self, **card)
         return Path(directory)
 

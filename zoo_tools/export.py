@@ -11,10 +11,12 @@ The exported graph starts after numericalisation: it takes the tensors the embed
     char_cnn   chars (B, T, L) int64, mask (B, T) bool
     char_pos   chars (B, T, L) int64, mask (B, T) bool
 
-Text -> tokens -> those tensors stays in Python; ``export`` writes everything a deployment
-needs to reproduce it without zoo next to the model (``FILE.json``: tokenizer config,
-labels, the embedder's name, config and JSON state, the input order); docs/deploy.md
-describes the numericalisation and has a pure-Python + onnxruntime example.
+Text -> tokens -> those tensors stays outside the graph; ``export`` writes everything a
+deployment needs to reproduce it without zoo next to the model (``FILE.json``: tokenizer
+config, labels, the embedder's name, config and JSON state, the input order) and, for an
+embedder that consumes token ids (``hash`` with ``hash=fnv1a64``), ``featurize.py``: zoo's own
+vectorised featurizer, which needs only numpy. docs/deploy.md specifies the numericalisation
+and has a numpy + onnxruntime example.
 
 ONNX uses the torch.export-based exporter (``torch.onnx.export(..., dynamo=True)``, the
 default since torch 2.9; it needs the ``onnxscript`` package). TorchScript uses
@@ -369,7 +371,15 @@ def export(model, fmt: str, out: str | Path, check: bool = True) -> tuple[Path, 
     meta_path = out.with_name(out.name + ".json")
     from zoo_core.checkpoint import atomic_write_json
 
-    atomic_write_json(meta_path, metadata(model, fmt, names, axes))
+    meta = metadata(model, fmt, names, axes)
+    if getattr(model.embed, "id_layout", None) == "token_id64":  # the numpy featurizer zoo itself runs
+        import shutil
+
+        from zoo_core import featurize
+
+        shutil.copyfile(featurize.__file__, out.with_name("featurize.py"))
+        meta["featurizer"] = "featurize.py"
+    atomic_write_json(meta_path, meta)
     return out, meta_path
 
 

@@ -9,6 +9,10 @@ from zoo_core.config import ModuleConfig
 
 
 class HashConfig(ModuleConfig):
+    hash: Literal["fnv1a64", "blake2b"] = Field(
+        "fnv1a64", description="how tokens become bits: fnv1a64 (vectorised, docs/deploy.md; new runs) or blake2b "
+                               "(per token, cached; what models saved before it existed use)",
+        json_schema_extra={"saved_default": "blake2b"})
     num_bits: int = Field(200, gt=0, description="length of each token's binary code = rows of the weight matrix")
     num_hashes: int = Field(4, gt=0, le=64, description="hash functions per token (bits set in its code)")
     seed: int = Field(0, ge=0, lt=2**64, description="salt of the hash functions")

@@ -8,9 +8,12 @@ Bloom embeddings", RecSys 2017
 Each token is hashed by ``num_hashes`` hash functions into a ``num_bits``-bit binary code
 (Bloom style: the bits the functions pick are set); its vector is the sum of the rows of a
 (num_bits x dim) matrix selected by the set bits. Parameters: num_bits * dim, whatever the
-vocabulary. The hash is blake2b of the token's UTF-8 bytes with a fixed salt, so codes are
-the same in every process, machine and Python version (Python's ``hash()`` is salted per
-process and must never be used here). Any string works: unseen words, "", emoji, any script.
+vocabulary. The hash (``hash=``, recorded in the config) is either ``fnv1a64``, new runs'
+default: FNV-1a 64 of the token's UTF-8 bytes mixed into k bits by double hashing, computed
+for whole batches in numpy (``zoo_core.featurize``, specified in docs/deploy.md), or
+``blake2b`` (``codes.py``, per token and cached), which models saved before the field existed
+keep. Both give the same codes in every process, machine and Python version (Python's
+``hash()`` is salted per process and must never be used here). Any string works.
 
     code(w) = {h_1(w), ..., h_k(w)} subset of {0..num_bits-1}     k = num_hashes
     v(w) = sum_{j in code(w)} W[j]                                 W: (num_bits, dim)
@@ -27,37 +30,67 @@ no signal can be turned down (much like an IDF weight) without touching the rows
 The sum is one ``F.embedding_bag`` over all tokens (no Python loop over bits). With
 ``sparse=true`` its gradient is sparse (only the rows a batch used), as in the post "PyTorch -
 Combining Dense And Sparse Gradients": a step then costs O(rows used), not O(num_bits), so
-a table of 2**18 rows trains as fast as a small one (pair with ``optim=sparse_dense``). Codes are
-cached per distinct token (``cache.py``: up to ``cache_size`` tokens, then the cache starts
-afresh), so a warm batch costs one dict lookup per token and a tensor gather.
+a table of 2**18 rows trains as fast as a small one (pair with ``optim=sparse_dense``): the rows a
+batch uses are gathered once (``RowGather``), so the gradient arrives as a sparse tensor holding
+each of those rows once, sorted: no duplicate rows to merge in the step. blake2b codes are cached per distinct
+token (``cache.py``: up to ``cache_size`` tokens, then the cache starts afresh).
+
+Two input forms: ``encode(token lists)`` / ``encode_ids(ids, offsets)`` give padded tensors for
+any model; ``encode_bag(ids, offsets)`` gives the flat per-token form that ``bag()`` sums with
+one ``F.embedding_bag`` with offsets and no padding (bag models: no mixer, mean pooling;
+``zoo_core.bag``).
 
 Shape contract: encode(list of B token lists) -> {"bits": (B, T, k) long,
 "bit_weight": (B, T, k) float (1 for a set bit, 0 for a repeated bit or padding),
 "mask": (B, T) bool} and, with importance, "bucket": (B, T) long (the token's row of P);
-forward -> (B, T, dim), zero at padding.
+forward -> (B, T, dim), zero at padding. encode_bag(ids (N,) uint64, offsets (B+1,)) ->
+{"bag_bits": (N, k) long, "bag_weight": (N, k) float, "bag_offsets": (B+1,) long[, "bag_bucket": (N,)]};
+bag(inputs, token_weight (N,)) -> (B, dim) = sum over tokens of token_weight * v(token).
 """
 from __future__ import annotations
 
+import numpy as np
 import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
+from zoo_core import featurize
 from zoo_core.interfaces import Embedder
 
 from .cache import TokenCache
 from .codes import token_bits
 
-IMPORTANCE_SALT = 0x5EED_1A9E  # xor-ed into the seed for the importance hash D
+IMPORTANCE_SALT = 0x5EED_1A9E  # xor-ed into the seed for the importance hash D (blake2b)
+
+
+class RowGather(torch.autograd.Function):
+    """``weight[rows]`` for sorted unique ``rows``, whose gradient is the sparse (rows, grad)
+    tensor, each row once: a sparse optimizer then updates exactly those rows, with none of the
+    duplicate rows (one per occurrence) of an EmbeddingBag's sparse gradient to merge."""
+
+    @staticmethod
+    def forward(ctx, weight: Tensor, rows: Tensor) -> Tensor:
+        ctx.save_for_backward(rows)
+        ctx.shape = weight.shape
+        return weight.index_select(0, rows)
+
+    @staticmethod
+    def backward(ctx, grad: Tensor):
+        (rows,) = ctx.saved_tensors
+        return torch.sparse_coo_tensor(rows.unsqueeze(0), grad.contiguous(), ctx.shape, is_coalesced=True,
+                                       check_invariants=False), None
 
 
 class HashEmbedder(Embedder):
     def __init__(self, *, dim: int = 64, num_bits: int = 200, num_hashes: int = 4, seed: int = 0,
                  cache_size: int = 1_000_000, importance: bool = False, importance_buckets: int = 2**20,
-                 sparse: bool = False):
+                 sparse: bool = False, hash: str = "fnv1a64"):
         super().__init__()
         self.dim, self.num_bits, self.num_hashes, self.seed = dim, num_bits, num_hashes, seed
         self.importance_buckets = importance_buckets
         self.sparse = sparse  # the core gives sparse-gradient parameters to a sparse optimizer
+        self.hash = hash
+        self.id_layout = "token_id64" if hash == "fnv1a64" else None  # what encode_ids consumes
         # a token's vector sums ~num_hashes rows: scale so its entries start near unit variance
         self.weight = nn.Parameter(torch.randn(num_bits, dim) / num_hashes ** 0.5)
         columns = [(num_hashes, torch.long), (num_hashes, torch.float32)]
@@ -65,11 +98,11 @@ class HashEmbedder(Embedder):
         if importance:
             self.importance = nn.Parameter(torch.ones(importance_buckets, num_hashes))
             columns.append((1, torch.long))
-        self._cache = TokenCache(self.code, columns, cache_size)
+        self._cache = TokenCache(self.code, columns, cache_size) if hash == "blake2b" else None
 
     def code(self, token: str) -> tuple[tuple[int, ...], ...]:
-        """(bit positions, weights[, importance row]): weight 1 for a set bit, 0 for a bit already
-        set by an earlier hash function (a binary code: a bit picked twice is still set once)."""
+        """blake2b: (bit positions, weights[, importance row]): weight 1 for a set bit, 0 for a bit
+        already set by an earlier hash function (a binary code: a bit picked twice is still set once)."""
         bits = token_bits(token, self.num_bits, self.num_hashes, self.seed)
         seen: set[int] = set()
         weights = []
@@ -82,18 +115,77 @@ class HashEmbedder(Embedder):
         bucket = token_bits(token, self.importance_buckets, 1, self.seed ^ IMPORTANCE_SALT)
         return bits, tuple(weights), bucket
 
+    def id_codes(self, ids: np.ndarray) -> tuple[np.ndarray, ...]:
+        """fnv1a64: each token id's (bits (N, k), bit weights (N, k)[, importance bucket (N,)]);
+        a pure function of the id, so callers may compute it once per distinct id and gather."""
+        return featurize.hash_bits(ids, self.num_bits, self.num_hashes, self.seed,
+                                   self.importance_buckets if self.importance is not None else None)
+
     def encode(self, batch: list[list[str]]) -> dict[str, Tensor]:
+        if self._cache is None:
+            flat = [tok for seq in batch for tok in seq]
+            lengths = np.fromiter(map(len, flat), dtype=np.int64, count=len(flat))
+            ids = featurize.segment_ids(featurize.code_points("".join(flat)), np.cumsum(lengths) - lengths, lengths)
+            offsets = np.zeros(len(batch) + 1, dtype=np.int64)
+            np.cumsum([len(seq) for seq in batch], out=offsets[1:])
+            return self.encode_ids(ids, offsets)
         index, (bits, bit_weight, *bucket) = self._cache.gather(batch)
         out = {"bits": bits, "bit_weight": bit_weight, "mask": index != 0}
         if bucket:
             out["bucket"] = bucket[0].squeeze(-1)
         return out
 
+    def encode_ids(self, ids: np.ndarray, offsets: np.ndarray, bag: bool = False) -> dict[str, Tensor]:
+        """Inputs from flat token ids and offsets (B+1,): padded (bits, bit_weight, mask[, bucket]),
+        or with ``bag`` the flat form ``bag()`` takes (text i's tokens at offsets[i]:offsets[i+1])."""
+        return self.encode_codes(self.id_codes(ids), offsets, bag)
+
+    def encode_bag(self, ids: np.ndarray, offsets: np.ndarray) -> dict[str, Tensor]:
+        return self.encode_codes(self.id_codes(ids), offsets, bag=True)
+
+    def encode_codes(self, codes: tuple[np.ndarray, ...], offsets: np.ndarray, bag: bool = False) -> dict[str, Tensor]:
+        """``encode_ids`` from the tokens' ``id_codes`` (already gathered, one row per token)."""
+        if bag:
+            out = {"bag_bits": torch.from_numpy(codes[0]), "bag_weight": torch.from_numpy(codes[1]),
+                   "bag_offsets": torch.from_numpy(np.ascontiguousarray(offsets, dtype=np.int64))}
+            if len(codes) > 2:
+                out["bag_bucket"] = torch.from_numpy(codes[2])
+            if self.sparse and self.training:  # the rows RowGather gathers, found here (on the trainer's encoding thread)
+                rows, inverse = np.unique(codes[0], return_inverse=True)
+                out["bag_rows"], out["bag_inverse"] = torch.from_numpy(rows), torch.from_numpy(inverse.reshape(-1))
+            return out
+        bits, mask = featurize.pad(codes[0], offsets)
+        out = {"bits": torch.from_numpy(bits), "bit_weight": torch.from_numpy(featurize.pad(codes[1], offsets)[0]),
+               "mask": torch.from_numpy(mask)}
+        if len(codes) > 2:
+            out["bucket"] = torch.from_numpy(featurize.pad(codes[2], offsets)[0])
+        return out
+
+    def _sum_rows(self, bits: Tensor, weight: Tensor, offsets: Tensor | None, found=None) -> Tensor:
+        """embedding_bag(mode=sum) of rows ``bits`` (2-D: fixed-width bags; 1-D: with offsets);
+        ``found``: (unique rows, each bit's index among them) when already known."""
+        if self.sparse and self.weight.requires_grad and torch.is_grad_enabled():
+            rows, inverse = found if found is not None else torch.unique(bits, return_inverse=True)
+            table = RowGather.apply(self.weight, rows)
+            return F.embedding_bag(inverse, table, offsets, mode="sum", per_sample_weights=weight)
+        return F.embedding_bag(bits, self.weight, offsets, mode="sum", per_sample_weights=weight)
+
     def forward(self, inputs: dict[str, Tensor]) -> Tensor:
         bits, weight = inputs["bits"], inputs["bit_weight"]
         if self.importance is not None:
             weight = weight * F.embedding(inputs["bucket"], self.importance, sparse=self.sparse)
         b, t, k = bits.shape
-        out = F.embedding_bag(bits.reshape(b * t, k), self.weight, mode="sum", sparse=self.sparse,
-                              per_sample_weights=weight.reshape(b * t, k).to(self.weight.dtype))
+        out = self._sum_rows(bits.reshape(b * t, k), weight.reshape(b * t, k).to(self.weight.dtype), None)
         return out.view(b, t, self.dim)
+
+    def bag(self, inputs: dict[str, Tensor], token_weight: Tensor | None = None) -> Tensor:
+        """(B, dim): per text, the sum over its tokens of ``token_weight`` (default 1) times the
+        token's vector; one EmbeddingBag over all (token, bit) pairs with offsets, no padding."""
+        bits, weight = inputs["bag_bits"], inputs["bag_weight"].to(self.weight.dtype)
+        if self.importance is not None:
+            weight = weight * F.embedding(inputs["bag_bucket"], self.importance, sparse=self.sparse)
+        if token_weight is not None:
+            weight = weight * token_weight.unsqueeze(-1)
+        k = bits.shape[1]
+        found = (inputs["bag_rows"], inputs["bag_inverse"]) if "bag_rows" in inputs else None
+        return self._sum_rows(bits.reshape(-1), weight.reshape(-1), inputs["bag_offsets"][:-1] * k, found)

@@ -24,6 +24,7 @@ class CombinedLoss(Loss):
         self.weights = [w for w, _ in terms]
         self.terms = nn.ModuleList(term for _, term in terms)
         self.needs_head = any(getattr(t, "needs_head", True) for t in self.terms)
+        self.uses_states = any(getattr(t, "uses_states", True) for t in self.terms)
 
     @classmethod
     def from_config(cls, cfg) -> "CombinedLoss":

@@ -18,6 +18,7 @@ from zoo_core.interfaces import Loss
 
 class CrossEntropyLoss(Loss):
     needs_head = True
+    uses_states = False  # reads the logits only: a bag model may skip per-token states
 
     def __init__(self, *, label_smoothing: float = 0.0):
         super().__init__()

@@ -27,6 +27,9 @@ def zoo_register_components(register):
              config=configs.SparseDenseConfig,
              summary="one optimizer: SparseAdam for sparse-gradient parameters (embed.sparse=true), "
                      "Adam for the rest")
+    register("optim", "sparse_sgd", factory="zoo_plugins.optimizers.rowwise:sparse_sgd",
+             config=configs.SparseSGDConfig,
+             summary="SGD for sparse-gradient parameters (row-wise on the rows a batch used) and dense ones")
     # cited here until its module (being changed elsewhere) carries the citation
     register("optim", "lookahead", factory="zoo_plugins.optimizers.lookahead:lookahead",
              config=configs.LookaheadConfig,

@@ -65,6 +65,13 @@ class SparseDenseConfig(AdamConfig):
                                                        "like SparseAdam, get none)")
 
 
+class SparseSGDConfig(DecayConfig):
+    lr: float = Field(0.1, gt=0, description="learning rate")
+    momentum: float = Field(0.0, ge=0, lt=1, description="heavy-ball momentum of the dense parameters (sparse rows "
+                                                         "take plain SGD steps, as torch.optim.SGD without momentum)")
+    weight_decay: float = Field(0.0, ge=0, description="L2 weight decay of the dense parameters")
+
+
 class LookaheadConfig(ComponentConfig):
     inner: ComponentSpec = component_field("optim", "smorms3", description=(
         "the fast optimizer: any optim component but lookahead, e.g. smorms3, radam (= Ranger), adamw, sgd, "

@@ -27,6 +27,7 @@ from torch.optim import Optimizer
 
 from .configs import SparseDenseConfig
 from .groups import closure_loss, param_groups
+from .rowwise import adam_rows_
 
 
 class SparseDenseAdam(Optimizer):
@@ -71,15 +72,9 @@ class SparseDenseAdam(Optimizer):
         if values.numel() == 0:
             return
         if grad.sparse_dim() == 1:
-            # an embedding's gradient (whole rows): gather the rows, update, scatter back. Same
-            # arithmetic as below without building three sparse tensors and two sparse masks a
-            # step, which cost more than the model's forward and backward on a 2**18-row table
-            rows = indices[0]
-            m = exp_avg.index_select(0, rows).lerp_(values, 1 - beta1)
-            v = exp_avg_sq.index_select(0, rows).mul_(beta2).addcmul_(values, values, value=1 - beta2)
-            exp_avg.index_copy_(0, rows, m)
-            exp_avg_sq.index_copy_(0, rows, v)
-            p.index_add_(0, rows, m.div_(v.sqrt_().add_(eps)), alpha=-step_size)
+            # an embedding's gradient (whole rows): gather the rows, update, scatter back
+            # (rowwise.py), without building sparse tensors and masks a step
+            adam_rows_(p, indices[0], values, exp_avg, exp_avg_sq, step_size, beta1, beta2, eps)
             return
 
         def make_sparse(v):

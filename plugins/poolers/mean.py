@@ -13,6 +13,8 @@ from zoo_core.interfaces import Pooler
 
 
 class MeanPooler(Pooler):
+    bag_pooling = "mean"  # a bag model (no mixer) may compute it as one EmbeddingBag (zoo_core.bag)
+
     def __init__(self, *, dim: int = 64):
         super().__init__()
         self.dim = dim

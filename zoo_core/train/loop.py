@@ -9,16 +9,14 @@ on_step_end(trainer, step, loss), on_epoch_end(trainer, row), on_train_end(train
 from __future__ import annotations
 
 import contextlib
-import json
 import math
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 
 from ..atomic import generation
-from ..checkpoint import atomic_write_bytes
+from ..batches import TokenFeatures, featurize_texts, uses_ids
 from ..data import DatasetSplits, load_splits
 from ..errors import ZooError
 from ..model import ZooModel, build_model, build_optimizer, count_parameters
@@ -29,10 +27,10 @@ from .device import CompiledOrEager, resolve_device
 from .distributed import init_distributed, reduce_sparse_grads, wrap_ddp
 from .gradients import clip_gradients, coalesce_sparse_grads, sparse_gradient_params, total_grad_norm
 from .prefetch import Prefetcher
+from .saving import Checkpointing
 from .progress import epoch_bar, progress_bar
-from .state import TrainState, interrupts_deferred, load_state, run_from_state, save_state
+from .state import TrainResult, TrainState, interrupts_deferred, load_state, run_from_state
 
-METRICS_FILE = "metrics.jsonl"
 STOPS_TO_RESUME = ("max_steps", "max_minutes", "interrupted")
 
 
@@ -47,22 +45,9 @@ def lr_factor(step: int, total: int, warmup: float, schedule: str) -> float:
     return 0.5 * (1 + math.cos(math.pi * progress)) if schedule == "cosine" else 1.0 - progress
 
 
-@dataclass
-class TrainResult:
-    out_dir: Path
-    best: dict = field(default_factory=dict)
-    test: dict | None = None
-    epochs: int = 0
-    steps: int = 0
-    seconds: float = 0.0
-    stopped: str = "completed"
-    parameters: int = 0
-    rank: int = 0
-    metrics: tuple[str, ...] = ()  # the task's metric names, in display order
-    primary_metric: str = "accuracy"
 
 
-class Trainer:
+class Trainer(Checkpointing):
     run_from_state = staticmethod(run_from_state)
 
     def __init__(self, run: RunSpec, out_dir: str | Path, *, console=None, progress: bool = True,
@@ -76,6 +61,7 @@ class Trainer:
         self.console, self.show_progress = console, progress
         self.max_steps, self.command = max_steps, command
         self.state = TrainState()
+        self._best, self._best_written, self._saved_at = None, True, time.perf_counter()
         self._grad_norm: float | None = None
         self.last_grad_norm = 0.0
 
@@ -92,16 +78,18 @@ class Trainer:
         self.labels = self._labels()
         index = {label: i for i, label in enumerate(self.labels)}
         self.tokenizer = Tokenizer(run.tokenizer)
-        self.train_tokens = self._tokenize(self.splits.train.texts, "training")
-        self.train_y = [index[label] for label in self.splits.train.labels]
-        self.valid_tokens = self._tokenize(self.splits.valid.texts, "validation")
-        self.valid_y = [index[label] for label in self.splits.valid.labels]
-        self.training_set = TrainingSet(self.train_y, [len(t) for t in self.train_tokens], self.labels,
-                                        run.train.batch_size, run.seed)
         run.model.num_classes = len(self.labels)
         self._log(f"building the model ({len(self.labels)} classes) and fitting the embedder's vocabulary")
         self.model: ZooModel = build_model(run, labels=self.labels, seed=run.seed)
-        self.model.embed.fit(self.train_tokens)
+        self._tokens = None
+        if not uses_ids(self.model):  # token strings: the embedder may fit on them (a vocabulary)
+            self.model.embed.fit(self.train_tokens)
+        self.train_features = self._features(self.splits.train.texts, "train")
+        self.valid_features = self._features(self.splits.valid.texts, "valid")
+        self.train_y = [index[label] for label in self.splits.train.labels]
+        self.valid_y = [index[label] for label in self.splits.valid.labels]
+        self.training_set = TrainingSet(self.train_y, self.train_features.lengths.tolist(), self.labels,
+                                        run.train.batch_size, run.seed)
         self.model.to(self.device)
         self._sparse = sparse_gradient_params(self.model)  # coalesced once a step; all-reduced here under DDP
         self.forward_model = self._wrap(self.model)
@@ -115,23 +103,24 @@ class Trainer:
             self.optimizer, lambda s: lr_factor(s, self.total_steps, t.warmup, t.schedule))
         self.state = TrainState()
 
-    def _tokenize(self, texts: list[str], what: str) -> list[list[str]]:
-        """Tokens of every text, with a progress bar when there are many (big files take minutes)."""
-        self._log(f"tokenizing {len(texts):,} {what} examples")
-        progress = self._bar_for(f"tokenizing {what}", len(texts)) if len(texts) >= 20_000 else None
-        if progress is None:
-            return self.tokenizer.batch(texts)
-        out = []
-        with progress:
-            bar = progress.add_task(what, total=len(texts))
-            for i in range(0, len(texts), 10_000):
-                out += self.tokenizer.batch(texts[i: i + 10_000])
-                progress.update(bar, advance=len(texts[i: i + 10_000]))
-        return out
+    @property
+    def train_tokens(self) -> list[list[str]]:
+        """The training texts as token strings (made on first use: the fast path never needs them)."""
+        if self._tokens is None:
+            self._tokens = self.tokenizer.batch(self.splits.train.texts)
+        return self._tokens
 
-    def _bar_for(self, title: str, total: int):
-        shown = self.show_progress and self.console is not None and self.is_main
-        return progress_bar(self.console, title) if shown else None
+    def _features(self, texts: list[str], name: str):
+        """A split as the model's features (zoo_core.batches), with a progress bar while it is read."""
+        if not uses_ids(self.model):
+            return TokenFeatures(self.model, self.train_tokens if name == "train" else self.tokenizer.batch(texts))
+        progress = self._progress_bar(f"reading {name}", len(texts)) if len(texts) > 100_000 else None
+        try:
+            return featurize_texts(self.model, texts, self.run.tokenizer, progress=progress and (
+                lambda done, total: progress.update(self._bar, completed=done)))
+        finally:
+            if progress is not None:
+                progress.stop()
 
     def _labels(self) -> list[str]:
         labels = sorted(set(self.splits.train.labels))
@@ -231,7 +220,7 @@ class Trainer:
 
     def _encode_batch(self, batch: list[int]):
         idx, weight = self.ranks.shard(batch)
-        return idx, weight, self.model.encode([self.train_tokens[i] for i in idx])
+        return idx, weight, self.train_features.encode(idx)
 
     def _train_step(self, idx: list[int], weight: float, encoded: dict) -> None:
         inputs = {k: v.to(self.device) for k, v in encoded.items()}
@@ -284,11 +273,8 @@ class Trainer:
         s.epoch += 1
         s.seconds = time.perf_counter() - start
         self._refit_head()
-        with interrupts_deferred(), self._checkpoint():  # best model, metrics.jsonl, resume state: one save
+        with interrupts_deferred():  # a save at this epoch's end completes before Ctrl-C takes effect
             return self._epoch_row(start, self._validate_and_keep_best(s.epoch))
-
-    def _checkpoint(self):
-        return generation(self.out_dir) if self.is_main else contextlib.nullcontext()
 
     def _epoch_row(self, start: float, report: dict) -> bool:
         s = self.state
@@ -303,10 +289,8 @@ class Trainer:
         self._log(f"epoch {row['epoch']}/{self.run.train.epochs}  train loss {row['train_loss']:.4f}  "
                   f"valid {metric_title(self.metric)} {row[f'valid_{self.metric}']:.4f}  "
                   f"{row['examples_per_s']:.0f} ex/s  {row['seconds']:.1f}s")
-        if self.is_main:
-            with generation(self.out_dir) as staging:
-                atomic_write_bytes(staging / METRICS_FILE, "".join(json.dumps(r) + "\n" for r in s.history).encode())
-            save_state(self.out_dir, self)
+        if time.perf_counter() - self._saved_at >= self.run.train.save_every * 60:
+            self._save_all()
         return s.bad_epochs >= self.run.train.patience
 
     def _refit_head(self) -> None:
@@ -315,12 +299,12 @@ class Trainer:
         if getattr(self.model.head, "local_rule", False):
             from ..inference import pooled_vectors
 
-            vectors = pooled_vectors(self.model, self.train_tokens).to(self.device)
+            vectors = pooled_vectors(self.model, self.train_features).to(self.device)
             with torch.no_grad():
                 self.model.head.refit(vectors, torch.tensor(self.train_y, device=self.device))
 
     def _validate_and_keep_best(self, epoch_done: float) -> dict:
-        report = self.task.evaluate(self.model, self.valid_tokens, self.valid_y, self.labels)
+        report = self.task.evaluate(self.model, self.valid_features, self.valid_y, self.labels)
         if self.metric not in report or self.metric == "loss":
             raise ZooError(f"train.metric={self.metric}: not a validation metric of task {self.task.name}; use one "
                            f"of {', '.join(m for m in self.task.metrics if m != 'loss')}")
@@ -328,28 +312,25 @@ class Trainer:
         if s.best is None or report[self.metric] > s.best:
             s.best, s.best_epoch, s.bad_epochs = report[self.metric], epoch_done, 0
             s.best_report = {k: report[k] for k in self.task.metrics if k in report}
-            self._save_model({"best_epoch": epoch_done, "valid": s.best_report})
+            # kept in memory; written by _flush_best at the next save (save_every) and when the run stops
+            self._best_written = False
+            self._best = ({k: v.detach().clone() for k, v in self.model.state_dict().items()},
+                          {"best_epoch": epoch_done, "valid": s.best_report})
         else:
             s.bad_epochs += 1
         self.model.train()
         return report
 
-    def _save_model(self, training: dict) -> None:
-        if self.is_main:
-            self.model.save_pretrained(self.out_dir, extra={"training": {**training, "command": self.command}},
-                                       splits=self.splits, device=str(self.device), command=self.command)
-
     def _stop(self, stopped: str, start: float) -> TrainResult:
         s = self.state
         s.seconds = time.perf_counter() - start
-        if stopped in STOPS_TO_RESUME:
-            with self._checkpoint():
-                if s.best is None and s.step > 0:
-                    # stopped before the first validation: keep what we have, without touching the
-                    # early-stopping bookkeeping (a resumed run must behave like an uninterrupted one)
-                    self._save_model({"best_epoch": s.epoch})
-                if self.is_main:
-                    save_state(self.out_dir, self)
+        with self._checkpoint():
+            if stopped in STOPS_TO_RESUME and s.best is None and s.step > 0:
+                # stopped before the first validation: keep what we have, without touching the
+                # early-stopping bookkeeping (a resumed run must behave like an uninterrupted one)
+                self._save_model({"best_epoch": s.epoch})
+            # a normal end drops the resume state (train.keep_state=true keeps it)
+            self._save_all(keep_state=stopped in STOPS_TO_RESUME or self.run.train.keep_state)
         result = TrainResult(out_dir=self.out_dir, epochs=s.epoch, steps=s.step, seconds=s.seconds, stopped=stopped,
                              rank=self.rank, parameters=count_parameters(self.model)[0],
                              metrics=tuple(self.task.metrics), primary_metric=self.metric)
@@ -366,11 +347,16 @@ class Trainer:
 
         if not (self.out_dir / WEIGHTS_FILE).exists():
             return
-        best = ZooModel.from_pretrained(self.out_dir)
+        if self._best is not None:  # the best weights, in memory (the same as the checkpoint on disk)
+            best = self.model
+            best.load_state_dict(self._best[0])
+            best.eval()
+        else:  # a resumed run that did not improve on the checkpoint it started from
+            best = ZooModel.from_pretrained(self.out_dir)
         result.best = dict(self.state.best_report)
         if self.splits.test is not None and len(self.splits.test):
             self._log(f"scoring the best checkpoint on the test split ({len(self.splits.test):,} examples)")
-            tokens = self.tokenizer.batch(self.splits.test.texts)
+            tokens = self._features(self.splits.test.texts, "test")
             index = {label: i for i, label in enumerate(self.labels)}
             result.test = self.task.evaluate(best, tokens, [index[label] for label in self.splits.test.labels],
                                              self.labels)
@@ -391,8 +377,11 @@ class Trainer:
             self.console.print(text, highlight=False, markup=False)
 
     def _progress(self, n_batches: int):
+        return self._progress_bar(f"epoch {self.state.epoch + 1}/{self.run.train.epochs}", n_batches,
+                                  self.state.batch, training=True)
+
+    def _progress_bar(self, label: str, total: int, completed: int = 0, training: bool = False):
         if not self.show_progress or self.console is None or not self.is_main:
             return None
-        progress, self._bar = epoch_bar(self.console, self.state.epoch + 1, self.run.train.epochs, self.state.batch,
-                                        n_batches)
+        progress, self._bar = (epoch_bar if training else progress_bar)(self.console, label, total, completed)
         return progress

@@ -138,3 +138,17 @@ def run_from_state(out_dir: str | Path) -> tuple[RunSpec, str]:
     except (ValueError, KeyError, TypeError) as e:
         raise ZooError(f"{path}: damaged resume state ({str(e).splitlines()[0]}); the model in {out_dir} still "
                        f"loads, but the run cannot continue — train again with another --out") from None
+
+@dataclass
+class TrainResult:
+    out_dir: Path
+    best: dict = field(default_factory=dict)
+    test: dict | None = None
+    epochs: int = 0
+    steps: int = 0
+    seconds: float = 0.0
+    stopped: str = "completed"
+    parameters: int = 0
+    rank: int = 0
+    metrics: tuple[str, ...] = ()  # the task's metric names, in display order
+    primary_metric: str = "accuracy"

@@ -1,0 +1,51 @@
+"""The EmbeddingBag path of bag models: when the network is "average the token vectors and
+classify" (no mixer, no positions, a pooler that declares ``bag_pooling = "mean"`` or
+``"sum"``, an embedder with ``bag()``/``encode_bag()``, a loss that does not read per-token
+states), the pooled vector is one ``F.embedding_bag`` over the batch's flat token codes with
+offsets: no padding, no (B, T, D) tensor, no mask. It equals the padded path's output
+(tests/test_fast_path.py compares them); token dropout works on the flat tokens, never
+dropping all of a text's tokens (as the padded path).
+
+Inputs: the embedder's ``encode_bag`` dict (keys start with ``bag_``; ``bag_offsets`` (B+1,)).
+Outputs: the ZooModel dict with ``states``, ``mask`` and ``weights`` None.
+"""
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+BAG_KEY = "bag_offsets"
+
+
+def bag_capable(model) -> bool:
+    """Whether ``model`` may run the EmbeddingBag path (the composer's decision)."""
+    return (not len(model.mixers) and model.spec.pos == "none"
+            and getattr(model.pool, "bag_pooling", None) in ("mean", "sum")
+            and callable(getattr(model.embed, "bag", None)) and callable(getattr(model.embed, "encode_bag", None))
+            and getattr(model.embed, "id_layout", None) is not None
+            and getattr(model.loss, "uses_states", True) is False)
+
+
+def token_weights(offsets: Tensor, mode: str, drop: float = 0.0, dtype: torch.dtype | None = None) -> Tensor:
+    """(N,) weight of each token in its text's pooled vector: 1/len (mean) or 1 (sum); with
+    ``drop``, each token is hidden with that probability (word dropout), a text keeping all
+    its tokens when every one would be dropped."""
+    lengths = offsets[1:] - offsets[:-1]
+    text_of = torch.repeat_interleave(torch.arange(len(lengths), device=offsets.device), lengths)
+    if drop > 0:
+        keep = torch.rand(len(text_of), device=offsets.device) >= drop
+        kept = torch.zeros(len(lengths), device=offsets.device, dtype=torch.long).index_add_(0, text_of, keep.long())
+        keep |= (kept == 0)[text_of]
+        count = torch.where(kept > 0, kept, lengths)
+        weight = keep.to(dtype or torch.get_default_dtype())
+    else:
+        count, weight = lengths, torch.ones(len(text_of), device=offsets.device, dtype=dtype)
+    return weight / count[text_of].to(weight.dtype) if mode == "mean" else weight
+
+
+def bag_forward(model, inputs: dict[str, Tensor]) -> dict[str, Tensor | None]:
+    drop = model.spec.token_dropout if model.training else 0.0
+    dtype = next(model.parameters()).dtype
+    pooled = model.embed.bag(inputs, token_weights(inputs[BAG_KEY], model.pool.bag_pooling, drop, dtype))
+    logits = model.head(pooled) if model.head is not None else None
+    return {"states": None, "mask": None, "pooled": pooled, "weights": None, "logits": logits}

@@ -1,0 +1,96 @@
+"""A split's texts, featurised once into compact arrays; a batch is a slice of them.
+
+For an embedder that consumes token ids (``id_layout = "token_id64"``, e.g. ``hash`` with
+``hash=fnv1a64``) the texts are featurised in chunks (``zoo_core.featurize``, vectorised)
+into: the distinct token ids of each chunk (``table``, uint64), each token's row of that
+table (``index``, int32: 4 bytes a token) and each text's offsets (int64). The embedder's
+codes of each distinct id are computed once (``id_codes``), so a batch is a gather of rows,
+shuffling and token dropout work on ids, and memory holds no token strings: it grows with
+the number of tokens by 4 bytes each, not by a Python string each. Any other embedder gets
+``TokenFeatures``: the Tokenizer's token lists and the embedder's own ``encode``.
+
+Both give ``lengths`` (tokens per text), ``len()`` and ``encode(idx) -> inputs``: the bag
+inputs when the model takes the EmbeddingBag path (``zoo_core.bag``), else padded tensors.
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+
+from .bag import bag_capable
+from .featurize import gather_texts, token_ids
+from .runspec import TokenizerConfig
+from .tokenize import Tokenizer
+
+CHUNK = 20_000  # texts featurised at once: bounds the temporary arrays
+
+
+class TokenFeatures:
+    """Token lists (any embedder): ``encode`` is the embedder's own."""
+
+    def __init__(self, model, token_lists: list[list[str]]):
+        self.model, self.tokens = model, token_lists
+        self.lengths = np.fromiter(map(len, token_lists), dtype=np.int64, count=len(token_lists))
+
+    def __len__(self) -> int:
+        return len(self.tokens)
+
+    def encode(self, idx):
+        return self.model.encode([self.tokens[i] for i in idx])
+
+
+class IdFeatures:
+    """Flat token ids: ``index`` (int32 rows of ``table``), ``offsets`` (int64, len+1)."""
+
+    def __init__(self, model, index: np.ndarray, offsets: np.ndarray, table: np.ndarray, bag: bool):
+        self.embed, self.index, self.offsets, self.table, self.bag = model.embed, index, offsets, table, bag
+        self.codes = model.embed.id_codes(table)  # per distinct id, computed once
+        self.lengths = np.diff(offsets)
+
+    def __len__(self) -> int:
+        return len(self.offsets) - 1
+
+    def encode(self, idx):
+        pos, offsets = gather_texts(self.offsets, np.asarray(idx, dtype=np.int64))
+        rows = self.index[pos]
+        return self.embed.encode_codes(tuple(c[rows] for c in self.codes), offsets, self.bag)
+
+
+def uses_ids(model) -> bool:
+    return getattr(model.embed, "id_layout", None) == "token_id64"
+
+
+def featurize_texts(model, texts: list[str], tokenizer: TokenizerConfig | None = None, *,
+                    bag: bool | None = None, progress: Callable[[int, int], None] | None = None,
+                    dedup: bool = True):
+    """``texts`` as the features ``model`` consumes; ``progress(done, total)`` after each chunk.
+    ``dedup=False`` (one pass, e.g. prediction) skips finding the distinct ids: each token's
+    codes are computed directly."""
+    cfg = tokenizer or model.run.tokenizer
+    if not uses_ids(model):
+        return TokenFeatures(model, Tokenizer(cfg).batch(texts))
+    bag = bag_capable(model) if bag is None else bag
+    if not dedup:
+        ids, offsets = token_ids(texts, cfg.unit, cfg.ngram_min, cfg.ngram_max, cfg.word_token, cfg.lowercase,
+                                 cfg.max_tokens)
+        return IdFeatures(model, np.arange(len(ids), dtype=np.int64), offsets, ids, bag)
+    tables, indices, offsets, base, total = [], [], [np.zeros(1, dtype=np.int64)], 0, 0
+    for start in range(0, len(texts), CHUNK):
+        ids, off = token_ids(texts[start:start + CHUNK], cfg.unit, cfg.ngram_min, cfg.ngram_max, cfg.word_token,
+                             cfg.lowercase, cfg.max_tokens)
+        table, inverse = np.unique(ids, return_inverse=True)
+        tables.append(table)
+        indices.append((inverse + base).astype(np.int32 if base + len(table) < 2**31 else np.int64))
+        offsets.append(off[1:] + total)
+        base, total = base + len(table), total + len(ids)
+        if progress is not None:
+            progress(min(start + CHUNK, len(texts)), len(texts))
+    table, remap = np.unique(np.concatenate(tables) if tables else np.zeros(0, np.uint64), return_inverse=True)
+    del tables
+    index = np.concatenate(indices) if indices else np.zeros(0, np.int32)
+    del indices
+    remap = remap.astype(index.dtype)
+    for start in range(0, len(index), 1 << 22):  # each chunk's rows -> rows of the one table, in place
+        index[start:start + (1 << 22)] = remap[index[start:start + (1 << 22)]]
+    return IdFeatures(model, index, np.concatenate(offsets), table, bag)
