@@ -36,7 +36,8 @@ DISK_CALLS = ("replace", "rename", "link", "symlink", "unlink", "rmdir") + (
 TIMING = ("examples_per_s", "seconds")
 TRAIN = ["dim=16", "mixer=lambda", "mixer.heads=2", "pool=seed_attention", "embed.num_bits=256", "train.epochs=2",
          "train.batch_size=16", "train.patience=9", "train.plots=false", "token_dropout=0.1", "seed=3",
-         "train.keep_state=true"]  # the resume state is compared too (a normal end drops it otherwise)
+         "train.keep_state=true", "train.save_every=0"]  # every epoch's save is a kill point; the resume state
+# is compared too (a normal end drops it otherwise)
 
 # runs in the child: count disk-changing calls, SIGKILL ourselves just before call number KILL_AT
 CHILD_PATCH = """

@@ -49,9 +49,9 @@ class TrainConfig(Strict):
     metric: str | None = Field(None, description="validation metric for early stopping and the best checkpoint "
                                                  "(default: the task's primary metric, e.g. accuracy)")
     max_steps: int | None = Field(None, gt=0, description="stop after this many optimizer steps (state saved; --resume continues)")
-    save_every: float = Field(0.0, ge=0, description="minutes between writes of the best checkpoint and the resume "
-                                                     "state at epoch ends (0: every epoch, so a kill loses at most "
-                                                     "one epoch); both are always written when the run stops")
+    save_every: float = Field(10.0, ge=0, description="minutes between writes of the best checkpoint and the resume "
+                                                      "state at epoch ends (0: every epoch); both are always written "
+                                                      "when the run stops, and each write is one atomic unit")
     keep_state: bool = Field(False, description="keep training_state/ (what --resume needs) after a run that "
                                                 "ended normally; an interrupted run always keeps it")
     grad_flow: bool = Field(False, description="log per-layer mean |grad| (biases excluded) and save a bar chart")
