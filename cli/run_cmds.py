@@ -3,6 +3,7 @@ each command, so ``zoo --help`` stays fast."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import sys
 import time
@@ -70,9 +71,11 @@ def _new_run(overrides: list[str], out_dir: Optional[Path]):
 
     run = compose(overrides, strict=True)  # strict: the same key twice on one command line is refused
     resolve_paths(run.data)  # --resume works from any folder; the card shows file names only
-    if out_dir is not None:
+    if out_dir is not None and os.environ.get("RANK", "0") != "0":
+        pass  # torchrun's other ranks: rank 0 checks the folder and holds its lock for all of them
+    elif out_dir is not None:
         check_not_busy(out_dir)
-    if out_dir is not None and has_checkpoint(out_dir):
+    if out_dir is not None and os.environ.get("RANK", "0") == "0" and has_checkpoint(out_dir):
         raise ZooError(f"--out {out_dir}: a model is already saved there; choose another --out, "
                        f"or continue it with --resume {out_dir}")
     return run, "zoo train " + " ".join(overrides) if overrides else "zoo train"

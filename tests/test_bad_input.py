@@ -31,7 +31,8 @@ def one_line_error(code, err, *expected):
 def test_a_second_training_into_a_busy_folder_is_refused(tmp_path, capsys):
     data = write_tiny_langid_tsv(tmp_path / "langid.tsv")
     folder = tmp_path / "run"
-    endless = [a for a in TINY if not a.startswith("train.epochs")] + ["train.epochs=100000", "train.patience=100000"]
+    endless = [a for a in TINY if not a.startswith("train.epochs")] + ["train.epochs=100000", "train.patience=100000",
+                                                                       "train.save_every=0"]  # saved each epoch
     first = subprocess.Popen([*ZOO, "train", f"data={data}", *endless,
                               "--out", str(folder)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
                              env={**os.environ, "HF_HUB_OFFLINE": "1"})
