@@ -710,3 +710,42 @@ def test_mixer_constructors_check_what_their_configs_check(target, kwargs, fix):
     mixer_class = getattr(importlib.import_module(f"zoo_plugins.mixers.{module}"), cls)
     with pytest.raises(ValueError, match=re.escape(fix)):
         mixer_class(dim=16, **kwargs)
+
+
+# ---------------------------------------------------------------------------------------
+# rewrites for speed keep the outputs (issue 15, memory traffic of the linear mixers)
+# ---------------------------------------------------------------------------------------
+
+def _saved_outputs():
+    from pathlib import Path
+
+    from safetensors.torch import load_file
+
+    path = Path(__file__).with_name("data") / "mixer_outputs.safetensors"
+    spec = importlib.util.spec_from_file_location("make_mixer_outputs", path.with_name("make_mixer_outputs.py"))
+    maker = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(maker)
+    return maker, load_file(str(path))
+
+
+_MAKER, _SAVED = _saved_outputs()
+
+
+@pytest.mark.parametrize("variant", _MAKER.VARIANTS, ids=_id)
+def test_mixers_match_their_saved_outputs(variant):
+    """Outputs, input gradients and parameter gradients (padded on both sides, and unpadded:
+    the fast paths) equal those of the implementation before the memory-traffic rewrite
+    (tests/data/make_mixer_outputs.py wrote them at commit dc0739d)."""
+    name, cfg = variant
+    k = _MAKER.key(name, cfg)
+    torch.manual_seed(0)
+    mixer = create("mixer", name, dim=_MAKER.D, **cfg).train()
+    state = {n[len(k) + 7:]: t for n, t in _SAVED.items() if n.startswith(f"{k}/state.")}
+    mixer.load_state_dict(state)
+    for which in ("padded", "full"):
+        got = _MAKER.run(mixer, _SAVED["x"], _SAVED[f"mask_{which}"], _SAVED["weight"])
+        expected = {n[len(k) + len(which) + 2:]: t for n, t in _SAVED.items() if n.startswith(f"{k}/{which}.")}
+        assert set(got) == set(expected)
+        for n, t in expected.items():
+            scale = t.abs().max().clamp_min(1e-6)
+            torch.testing.assert_close(got[n] / scale, t / scale, rtol=0, atol=2e-5, msg=lambda m: f"{which} {n}: {m}")
