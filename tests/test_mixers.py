@@ -442,6 +442,40 @@ def test_causal_softmax_lambda_equals_the_per_position_softmax_with_large_keys()
     torch.testing.assert_close(got[mask] / scale, expected[mask] / scale, rtol=0, atol=2e-5)
 
 
+@pytest.mark.parametrize("steep", [False, True], ids=["gentle-keys", "steep-keys"])
+def test_causal_softmax_lambda_shared_shift_equals_per_position_shifts(steep, monkeypatch):
+    """The fast form (one causal shift per chunk, the chunk as a masked linear attention) and
+    the per-position form (exp(K_m - M_n), what traced graphs record and what steep chunks
+    fall back to) agree in outputs and gradients, with padding on both sides."""
+    from zoo_plugins.mixers import lambda_layer
+
+    mixer = build("lambda", heads=2, dim_k=8, causal=True).train()
+    t = 100
+    mask = torch.stack([torch.arange(t) < t, torch.arange(t) < 70, torch.arange(t) >= 37])
+    x = torch.randn(3, t, D, generator=torch.Generator().manual_seed(7))
+    if steep:
+        x[:, 45:] *= 60  # keys rise far within a chunk: those chunks take the per-position form
+    calls = []
+    per_position = lambda_layer._intra_per_position
+    monkeypatch.setattr(lambda_layer, "_intra_per_position", lambda *a: calls.append(a[0].shape[0]) or per_position(*a))
+
+    def run():
+        xg = x.clone().requires_grad_(True)
+        y = mixer(xg, mask)
+        (y * mask[..., None]).pow(2).sum().backward()
+        return y[mask].detach(), xg.grad, mixer.to_k.weight.grad.clone()
+
+    mixer.zero_grad()
+    fast = run()
+    assert (len(calls) > 0) == steep and (not steep or calls[0] < 3 * 4), calls  # only the steep chunks
+    monkeypatch.setattr(lambda_layer, "tracing", lambda: True)
+    mixer.zero_grad()
+    exact = run()
+    for a, b in zip(fast, exact):
+        scale = b.abs().max()
+        torch.testing.assert_close(a / scale, b / scale, rtol=0, atol=1e-5)
+
+
 # ---------------------------------------------------------------------------------------
 # MLP family: HyperMixer, gMLP, MLP-Mixer
 # ---------------------------------------------------------------------------------------
@@ -710,3 +744,42 @@ def test_mixer_constructors_check_what_their_configs_check(target, kwargs, fix):
     mixer_class = getattr(importlib.import_module(f"zoo_plugins.mixers.{module}"), cls)
     with pytest.raises(ValueError, match=re.escape(fix)):
         mixer_class(dim=16, **kwargs)
+
+
+# ---------------------------------------------------------------------------------------
+# rewrites for speed keep the outputs (issue 15, memory traffic of the linear mixers)
+# ---------------------------------------------------------------------------------------
+
+def _saved_outputs():
+    from pathlib import Path
+
+    from safetensors.torch import load_file
+
+    path = Path(__file__).with_name("data") / "mixer_outputs.safetensors"
+    spec = importlib.util.spec_from_file_location("make_mixer_outputs", path.with_name("make_mixer_outputs.py"))
+    maker = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(maker)
+    return maker, load_file(str(path))
+
+
+_MAKER, _SAVED = _saved_outputs()
+
+
+@pytest.mark.parametrize("variant", _MAKER.VARIANTS, ids=_id)
+def test_mixers_match_their_saved_outputs(variant):
+    """Outputs, input gradients and parameter gradients (padded on both sides, and unpadded:
+    the fast paths) equal those of the implementation before the memory-traffic rewrite
+    (tests/data/make_mixer_outputs.py wrote them at commit dc0739d)."""
+    name, cfg = variant
+    k = _MAKER.key(name, cfg)
+    torch.manual_seed(0)
+    mixer = create("mixer", name, dim=_MAKER.D, **cfg).train()
+    state = {n[len(k) + 7:]: t for n, t in _SAVED.items() if n.startswith(f"{k}/state.")}
+    mixer.load_state_dict(state)
+    for which in ("padded", "full"):
+        got = _MAKER.run(mixer, _SAVED["x"], _SAVED[f"mask_{which}"], _SAVED["weight"])
+        expected = {n[len(k) + len(which) + 2:]: t for n, t in _SAVED.items() if n.startswith(f"{k}/{which}.")}
+        assert set(got) == set(expected)
+        for n, t in expected.items():
+            scale = t.abs().max().clamp_min(1e-6)
+            torch.testing.assert_close(got[n] / scale, t / scale, rtol=0, atol=2e-5, msg=lambda m: f"{which} {n}: {m}")

@@ -84,17 +84,20 @@ class _LinearAttention(torch.autograd.Function):
     """Per-head kernel attention on heads laid side by side in the last dimension.
 
     Each head is a strided column block of the (B, T, H·F) inputs, which batched matrix
-    products read in place, so the heads are never transposed out and back (on CPU those
-    copies, and autograd's zero-filled buffers for sliced views, cost as much as the
+    products read (and write) in place, so the heads are never transposed out and back (on
+    CPU those copies, and autograd's zero-filled buffers for sliced views, cost as much as the
     arithmetic); the element-wise parts run on all heads at once. The features are
     φ = q + c and φ_k = k + c for a constant c (1 for elu+1): the shift is folded into the
     sums (Σ (k + c) vᵀ = kᵀv + c 1 Σ vᵀ, ...) instead of costing a pass over the inputs.
     Forward and backward are written out, per head, with q, k standing for the features:
 
-        S = kᵀv,  z = Σ_t k_t,  r = 1 / (q·z),  y = (q S) r
+        S = kᵀv,  z = Σ_t k_t,  [n | d] = q [S | z],  r = 1 / d,  y = n r
         dnum = g r,  dden = -(g · y) r
-        dq = dnum Sᵀ + dden zᵀ,  dS = qᵀ dnum,  dz = qᵀ dden,  dk = v dSᵀ + 1 dzᵀ,  dv = k dS
+        dq = [dnum | dden] [S | z]ᵀ,  [dS | dz] = qᵀ [dnum | dden],  dk = v dSᵀ + 1 dzᵀ,  dv = k dS
 
+    The normaliser rides along as an extra column of the state (and of the output gradient),
+    so q·z and qᵀ dden cost no (B, T, H, F) temporaries and no passes of their own: at long
+    lengths these tensors no longer fit in cache and every pass over them counts.
     (A block-diagonal (H·F x H·E) product over all heads at once avoids the loop but costs
     H times the flops; it measured slower, clearly so for the performer's wider features.)
     """
@@ -103,42 +106,43 @@ class _LinearAttention(torch.autograd.Function):
     def forward(ctx, q: Tensor, k: Tensor, v: Tensor, heads: int, shift: float, eps: float) -> Tensor:
         b, t, _ = q.shape
         f, e = q.shape[-1] // heads, v.shape[-1] // heads
-        ksum = k.sum(1).add_(shift * t).view(b, 1, heads, f)  # z = Σ_t φ(k_t) of every head
-        den = (q.view(b, t, heads, f) * ksum).sum(-1) + shift * ksum.sum(-1)  # φ(q)·z: (B, T, H)
-        rden = den.clamp_(min=eps).reciprocal_()
+        ksum = k.sum(1).add_(shift * t).view(b, heads, f, 1)  # z = Σ_t φ(k_t) of every head
         vsum = v.sum(1).view(b, heads, 1, e) * shift
-        state = torch.empty(heads, b, f, e, dtype=v.dtype, device=v.device)  # S per head
-        y = torch.empty(b, t, heads, e, dtype=v.dtype, device=v.device)
-        for h in range(heads):
+        state = torch.empty(heads, b, f, e + 1, dtype=v.dtype, device=v.device)  # [S | z] per head
+        num = torch.empty(heads, b, t, e + 1, dtype=v.dtype, device=v.device)  # [φ(q) S | φ(q)·z] per head
+        for h in range(heads):  # products write whole contiguous tensors (a strided out= is a loop over the batch)
             qh, kh, vh = q[..., h * f:(h + 1) * f], k[..., h * f:(h + 1) * f], v[..., h * e:(h + 1) * e]
-            torch.baddbmm(vsum[:, h], kh.transpose(1, 2), vh, out=state[h])  # Σ φ(k) vᵀ
-            y[:, :, h] = torch.baddbmm(state[h].sum(1, keepdim=True) * shift, qh, state[h])  # φ(q) S
-        y = y.mul_(rden.unsqueeze(-1)).view(b, t, heads * e)
-        ctx.save_for_backward(q, k, v, y, state, ksum, rden)
+            state[h, :, :, :e] = torch.baddbmm(vsum[:, h], kh.transpose(1, 2), vh)  # Σ φ(k) vᵀ
+            state[h, :, :, e:] = ksum[:, h]
+            torch.baddbmm(state[h].sum(1, keepdim=True) * shift, qh, state[h], out=num[h])
+        rden = num[..., e].clamp_(min=eps).reciprocal_()  # (H, B, T)
+        y = torch.empty(b, t, heads, e, dtype=v.dtype, device=v.device)
+        torch.mul(num[..., :e].permute(1, 2, 0, 3), rden.permute(1, 2, 0).unsqueeze(-1), out=y)
+        y = y.view(b, t, heads * e)
+        ctx.save_for_backward(q, k, v, y, state, rden)
         ctx.heads, ctx.shift = heads, shift
         return y
 
     @staticmethod
     def backward(ctx, grad: Tensor):
-        q, k, v, y, state, ksum, rden = ctx.saved_tensors
+        q, k, v, y, state, rden = ctx.saved_tensors
         heads, shift = ctx.heads, ctx.shift
         b, t, _ = q.shape
         f, e = q.shape[-1] // heads, v.shape[-1] // heads
-        g = grad.reshape(b, t, heads, e)
-        dnum = g * rden.unsqueeze(-1)  # (B, T, H, E)
-        dden = (g * y.view(b, t, heads, e)).sum(-1).mul_(rden).neg_()  # (B, T, H)
-        dq = dden.unsqueeze(-1) * ksum  # (B, T, H, F): the dden zᵀ term
-        dksum = (q.view(b, t, heads, f) * dden.unsqueeze(-1)).sum(1) + shift * dden.sum(1).unsqueeze(-1)
-        dnum_sum = dnum.sum(1) * shift  # (B, H, E)
-        dk, dv = torch.empty_like(k), torch.empty_like(v)
+        g = grad.reshape(b, t, heads, e).permute(2, 0, 1, 3)  # (H, B, T, E) view
+        dext = torch.empty(heads, b, t, e + 1, dtype=v.dtype, device=v.device)  # [dnum | dden] per head
+        torch.mul(g, rden.unsqueeze(-1), out=dext[..., :e])
+        torch.linalg.vecdot(g, y.view(b, t, heads, e).permute(2, 0, 1, 3), out=dext[..., e]).mul_(rden).neg_()
+        dext_sum = dext.sum(2, keepdim=True).mul_(shift)  # (H, B, 1, E + 1)
+        dq, dk, dv = torch.empty_like(q), torch.empty_like(k), torch.empty_like(v)
         for h in range(heads):
             fs, es = slice(h * f, (h + 1) * f), slice(h * e, (h + 1) * e)
-            dnum_h = dnum[:, :, h]
-            dq[:, :, h].baddbmm_(dnum_h, state[h].transpose(1, 2))
-            dstate = torch.baddbmm(dnum_sum[:, h].unsqueeze(1), q[..., fs].transpose(1, 2), dnum_h)  # φ(q)ᵀ dnum
-            dk[..., fs] = torch.baddbmm(dksum[:, h].unsqueeze(1), v[..., es], dstate.transpose(1, 2))
-            dv[..., es] = torch.baddbmm(dstate.sum(1, keepdim=True) * shift, k[..., fs], dstate)  # φ(k) dS
-        return dq.view(b, t, heads * f), dk, dv, None, None, None
+            dq[..., fs] = torch.bmm(dext[h], state[h].transpose(1, 2))
+            dstate = torch.baddbmm(dext_sum[h], q[..., fs].transpose(1, 2), dext[h])  # [dS | dz] = φ(q)ᵀ [dnum | dden]
+            ds = dstate[..., :e]
+            dk[..., fs] = torch.baddbmm(dstate[..., e].unsqueeze(1), v[..., es], ds.transpose(1, 2))
+            dv[..., es] = torch.baddbmm(ds.sum(1, keepdim=True) * shift, k[..., fs], ds)  # φ(k) dS
+        return dq, dk, dv, None, None, None
 
 
 def tracing() -> bool:

@@ -31,6 +31,8 @@ from torch import Tensor, nn
 from zoo_core.config import heads_divide_dim
 from zoo_core.interfaces import Mixer
 
+from ._common import no_padding
+
 
 class FastformerMixer(Mixer):
     def __init__(self, *, dim: int = 64, heads: int = 4):
@@ -42,16 +44,19 @@ class FastformerMixer(Mixer):
         self.key_score = nn.Linear(dim, heads)  # w_k of every head
         self.out = nn.Linear(dim, dim)
 
-    def pool(self, x: Tensor, scorer: nn.Linear, pad: Tensor) -> Tensor:
+    def pool(self, x: Tensor, scorer: nn.Linear, pad: Tensor | None) -> Tensor:
         """Σ_i softmax_i(w · x_i / √d) x_i per head: (B, T, dim) -> (B, 1, dim)."""
-        weights = (scorer(x) / math.sqrt(self.head_dim)).masked_fill(pad, float("-inf")).softmax(dim=1)
+        scores = scorer(x) / math.sqrt(self.head_dim)
+        if pad is not None:
+            scores = scores.masked_fill(pad, float("-inf"))
+        weights = scores.softmax(dim=1)
         heads = rearrange(x, "b t (h d) -> b h t d", h=self.heads)
         pooled = rearrange(weights, "b t h -> b h 1 t") @ heads  # Σ_t α_t x_t per head: (B, H, 1, d)
         return rearrange(pooled, "b h 1 d -> b 1 (h d)")
 
     def forward(self, x: Tensor, mask: Tensor) -> Tensor:
         q, k, v = self.qkv(x).chunk(3, dim=-1)
-        pad = ~mask.unsqueeze(-1)
+        pad = None if no_padding(mask) else ~mask.unsqueeze(-1)
         global_q = self.pool(q, self.query_score, pad)
         p = global_q * k
         global_k = self.pool(p, self.key_score, pad)

@@ -29,7 +29,7 @@ from torch.nn import functional as F
 
 from zoo_core.interfaces import Mixer
 
-from ._common import is_right_padded, tracing
+from ._common import is_right_padded, no_padding, tracing
 from .configs import HyperMixerConfig
 
 
@@ -76,13 +76,17 @@ class HyperMixerMixer(Mixer):
         hyper_in = x
         if self.positions:
             hyper_in = x + self.position_table(mask, x.dtype)
+        w1 = self.h1(hyper_in)
+        w2 = w1 if self.h2 is None else self.h2(hyper_in)
+        if no_padding(mask):  # nothing to zero: skip two passes over (B, N, d') and their backward
+            return w1, w2
         valid = mask.unsqueeze(-1).to(x.dtype)
-        w1 = self.h1(hyper_in) * valid
-        w2 = w1 if self.h2 is None else self.h2(hyper_in) * valid
-        return w1, w2
+        w1 = w1 * valid
+        return w1, (w1 if self.h2 is None else w2 * valid)
 
     def forward(self, x: Tensor, mask: Tensor) -> Tensor:
-        x = x * mask.unsqueeze(-1).to(x.dtype)
+        if not no_padding(mask):
+            x = x * mask.unsqueeze(-1).to(x.dtype)
         w1, w2 = self.generate(x, mask)
         hidden = F.gelu(w1.transpose(1, 2) @ x)  # (B, d', D)
         return self.norm(w2 @ hidden)

@@ -39,7 +39,7 @@ from torch.nn import functional as F
 
 from zoo_core.interfaces import Mixer
 
-from ._common import causal_multi_query
+from ._common import causal_multi_query, tracing
 from .configs import LambdaConfig
 
 
@@ -117,11 +117,16 @@ def causal_softmax_lambda(q: Tensor, keys: Tensor, v: Tensor, chunk: int = SOFTM
     """y_n = Σ_k q_nk Σ_{m<=n} softmax_{m<=n}(K[:, k])_m v_m for q (B, T, h, k), keys (B, T, k)
     (-inf at padding), v (B, T, v) -> (B, T, h, v), reading no position after n.
 
-    Every weight is exp(K_m - M_n) with M_n the running maximum of the keys up to n, so no
-    exponent is positive and the largest weight of each prefix is exactly 1 (no underflow of
-    the whole prefix, whatever comes later). Within a chunk the weights are explicit; the
-    chunks before carry a state S = Σ exp(K_m - r) v_m (and its normaliser) at the previous
-    chunk's running maximum r <= M_n, rescaled by exp(r - M_n) <= 1 when read.
+    The keys are shifted by causal maxima only, so no later key can underflow an earlier
+    weight. The chunks before the current one carry a state S = Σ exp(K_m - r) v_m (and its
+    normaliser) at the previous chunk's running maximum r, rescaled when read. Inside a chunk
+    the weights exp(K_m - s) share one shift s per chunk and key depth, the running maximum
+    at the chunk's FIRST position (causal for every position of the chunk): then the chunk
+    is a masked (C x C) linear attention, two matrix products. That is exact in floating
+    point as long as the keys rise by at most ``RISE_LIMIT`` within the chunk (exponents stay
+    <= RISE_LIMIT, and the largest weight of every prefix is >= 1); a chunk where they rise
+    more is recomputed with per-position shifts M_n (its (C x C x k) weights exp(K_m - M_n)),
+    which is also the form traced and exported graphs record.
     """
     b, t, h, k = q.shape
     e = v.shape[-1]
@@ -137,32 +142,73 @@ def causal_softmax_lambda(q: Tensor, keys: Tensor, v: Tensor, chunk: int = SOFTM
     run_max = run_max.detach()  # a shift: it cancels in the ratio, so no gradient is needed through it
     kc, mc = keys.view(b, nc, c, k), run_max.view(b, nc, c, k)
     qc, vc = q.view(b, nc, c, h, k), v.view(b, nc, c, e)
-    tril = torch.ones(c, c, dtype=torch.bool, device=q.device).tril()
-    # inside the chunk: w[n, m, k] = exp(K_m - M_n) for m <= n (K_m <= M_n there), else 0
-    diff = kc.unsqueeze(2) - mc.unsqueeze(3)  # (B, nc, C_n, C_m, k)
-    w = diff.masked_fill(~tril.unsqueeze(-1), float("-inf")).exp()
-    # the chunks before: state at the previous chunk's end maximum r_j, read with exp(r_j - M_n)
+    prev_state, prev_norm, prev_ref = _chunk_states(kc, mc, vc)
+    if tracing():
+        return _intra_per_position(qc, kc, mc, vc, prev_state, prev_norm, prev_ref).reshape(b, nc * c, h, e)[:, :t]
+    shift = mc[:, :, 0]  # (B, nc, k): s = M at the chunk's first position
+    rise = (mc - shift.unsqueeze(2)).abs().amax(2)  # (B, nc, k); |.|: the 0 standing in before any real key
+    out = _intra_shared_shift(qc, kc, shift, vc, prev_state, prev_norm, prev_ref)
+    steep = (rise > RISE_LIMIT).any(-1).nonzero(as_tuple=True)  # (batch, chunk) pairs needing M_n
+    if steep[0].numel():
+        exact = _intra_per_position(*(z[steep] for z in (qc, kc, mc, vc, prev_state, prev_norm, prev_ref)))
+        out = out.index_put(steep, exact)
+    return out.reshape(b, nc * c, h, e)[:, :t]
+
+
+RISE_LIMIT = 30.0  # largest rise of the keys within a chunk computed with one shared shift (exp(30) ~ 1e13)
+
+
+def _chunk_states(kc: Tensor, mc: Tensor, vc: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    """For each chunk j: the state Σ_{m before chunk j} exp(K_m - r_j) v_m (B, nc, k, v), its
+    normaliser (B, nc, k) and r_j (B, nc, k), the running maximum at the end of chunk j-1
+    (0 before the first chunk)."""
+    b, nc, c, k = kc.shape
     ends = mc[:, :, -1]  # (B, nc, k): running maximum at each chunk's last position
     local = (kc - ends.unsqueeze(2)).exp()  # (B, nc, C, k), exponents <= 0
     chunk_state = local.transpose(-1, -2) @ vc  # (B, nc, k, v): Σ_m exp(K_m - r) v_m within each chunk
     chunk_norm = local.sum(2)  # (B, nc, k)
+    prev_ref = torch.cat([torch.zeros_like(ends[:, :1]), ends[:, :-1]], 1)  # r_j
+    # <= 1: the running maximum never decreases (only the 0 standing in for a shift before any
+    # real key can exceed it, and then the state is still 0)
+    scales = (prev_ref - ends).clamp_max(0).exp()  # (B, nc, k): r_j -> r_{j+1}
     states, norms = [], []
-    state, norm, ref = vc.new_zeros(b, k, e), vc.new_zeros(b, k), torch.zeros_like(ends[:, 0])
+    state, norm = vc.new_zeros(b, k, vc.shape[-1]), vc.new_zeros(b, k)
     for j in range(nc):
         states.append(state)
         norms.append(norm)
-        scale = (ref - ends[:, j]).clamp_max(0).exp()  # <= 1: the running maximum never decreases
-        # (only a shift standing in for padding can exceed it, and then the state is still 0)
-        state = state * scale.unsqueeze(-1) + chunk_state[:, j]
-        norm = norm * scale + chunk_norm[:, j]
-        ref = ends[:, j]
-    prev_state, prev_norm = torch.stack(states, 1), torch.stack(norms, 1)  # (B, nc, k, v), (B, nc, k)
-    prev_ref = torch.cat([torch.zeros_like(ends[:, :1]), ends[:, :-1]], 1)  # r_j (0 before the first chunk)
-    carry = (prev_ref.unsqueeze(2) - mc).clamp_max(0).exp()  # (B, nc, C, k): exp(r_j - M_n)
-    z = w.sum(3) + carry * prev_norm.unsqueeze(2)  # Σ_{m<=n} exp(K_m - M_n) >= 1 at real n
-    qn = qc / z.clamp_min(1e-30).unsqueeze(3)  # (B, nc, C, h, k): the normaliser moves onto the query
-    scores = qn @ w.transpose(-1, -2)  # (B, nc, C, h, C_m): Σ_k q'_nhk w_nmk
-    out = scores.reshape(b, nc, c * h, c) @ vc  # (B, nc, C·h, v)
-    out = out.view(b, nc, c, h, e) + (qn * carry.unsqueeze(3)).reshape(b, nc, c * h, k).matmul(prev_state).view(
-        b, nc, c, h, e)
-    return out.reshape(b, nc * c, h, e)[:, :t]
+        state = torch.addcmul(chunk_state[:, j], state, scales[:, j].unsqueeze(-1))
+        norm = torch.addcmul(chunk_norm[:, j], norm, scales[:, j])
+    return torch.stack(states, 1), torch.stack(norms, 1), prev_ref
+
+
+def _intra_shared_shift(qc: Tensor, kc: Tensor, shift: Tensor, vc: Tensor, prev_state: Tensor, prev_norm: Tensor,
+                        prev_ref: Tensor) -> Tensor:
+    """Outputs (B, nc, C, h, v) with weights exp(K_m - s) for one shift s (B, nc, k) per chunk."""
+    b, nc, c, h, k = qc.shape
+    w = (kc - shift.unsqueeze(2)).clamp_max(RISE_LIMIT).exp()  # (B, nc, C, k); the clamp only bites in steep chunks
+    carry = (prev_ref - shift).clamp_max(0).exp()  # (B, nc, k): exp(r_j - s) <= 1
+    z = w.cumsum(2) + (carry * prev_norm).unsqueeze(2)  # Σ_{m<=n} exp(K_m - s) >= 1 at real n
+    qn = (qc / z.clamp_min(1e-30).unsqueeze(3)).reshape(b, nc, c * h, k)  # rows (position, head)
+    rows_see = torch.ones(c, c, dtype=torch.bool, device=qc.device).tril().repeat_interleave(h, dim=0)
+    scores = (qn @ w.transpose(-1, -2)).masked_fill_(~rows_see, 0.0)  # (B, nc, C·h, C_m)
+    out = torch.baddbmm(
+        (qn.view(b * nc, c * h, k) @ (carry.unsqueeze(-1) * prev_state).view(b * nc, k, -1)),
+        scores.view(b * nc, c * h, c), vc.reshape(b * nc, c, -1))
+    return out.view(b, nc, c, h, -1)
+
+
+def _intra_per_position(qc: Tensor, kc: Tensor, mc: Tensor, vc: Tensor, prev_state: Tensor, prev_norm: Tensor,
+                        prev_ref: Tensor) -> Tensor:
+    """Outputs (..., C, h, v) with weights exp(K_m - M_n) for each position n (any leading dims)."""
+    *lead, c, h, k = qc.shape
+    tril = torch.ones(c, c, dtype=torch.bool, device=qc.device).tril()
+    # inside the chunk: w[n, m, k] = exp(K_m - M_n) for m <= n (K_m <= M_n there), else 0
+    diff = kc.unsqueeze(-3) - mc.unsqueeze(-2)  # (..., C_n, C_m, k)
+    w = diff.masked_fill(~tril.unsqueeze(-1), float("-inf")).exp()
+    carry = (prev_ref.unsqueeze(-2) - mc).clamp_max(0).exp()  # (..., C, k): exp(r_j - M_n)
+    z = w.sum(-2) + carry * prev_norm.unsqueeze(-2)  # Σ_{m<=n} exp(K_m - M_n) >= 1 at real n
+    qn = qc / z.clamp_min(1e-30).unsqueeze(-2)  # (..., C, h, k): the normaliser moves onto the query
+    scores = qn @ w.transpose(-1, -2)  # (..., C, h, C_m): Σ_k q'_nhk w_nmk
+    out = scores.reshape(*lead, c * h, c) @ vc  # (..., C·h, v)
+    return out.view(*lead, c, h, -1) + (qn * carry.unsqueeze(-2)).reshape(*lead, c * h, k).matmul(prev_state).view(
+        *lead, c, h, -1)

@@ -60,11 +60,11 @@ def positive_features(x: Tensor, projection: Tensor, is_query: bool, valid: Tens
     The constant 1/√m of φ and the shifts by a detached maximum cancel between the numerator
     and the denominator of the attention, so they are left out or free to choose.
     """
-    flat = x.reshape(-1, x.shape[-1])
-    # ωᵀx - |x|²/2 in one product; the m-wide exponent is then only updated in place (at long
-    # lengths these (B, H, T, m) tensors no longer fit in cache and every pass over them counts)
-    exponent = torch.addmm(flat.pow(2).sum(-1, keepdim=True).mul_(-0.5), flat, projection.t())
-    exponent = exponent.view(*x.shape[:-1], -1)
+    # ωᵀx - |x|²/2; the m-wide exponent is then only updated in place (at long lengths these
+    # (B, T, H, m) tensors no longer fit in cache and every pass over them counts). matmul's
+    # output is not a view (an addmm on the flattened rows viewed back is): in-place ops on a
+    # view cost autograd a zero-filled copy of the whole base and two more copies in backward.
+    exponent = torch.matmul(x, projection.t()).add_(x.pow(2).sum(-1, keepdim=True).mul_(-0.5))  # add_: no negated grad
     if valid is not None:
         pad = ~valid[:, :, None, None] if time_dim == 1 else ~valid[:, None, :, None]
         exponent = exponent.masked_fill(pad, float("-inf"))  # exp(-inf) = 0
