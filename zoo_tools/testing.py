@@ -164,6 +164,22 @@ def check_embedder(obj, dim: int) -> list[tuple[str, Callable]]:
     return [("shapes", shapes), ("padding", padding), ("gradients", grads)]
 
 
+def _input_grads(obj, dim: int, mask, pick: Callable) -> Callable:
+    """Gradients reach every trainable parameter and the input of a mixer or pooler;
+    ``pick(output, mask)`` selects what the test loss reads (real outputs, the pooled vector)."""
+    def grads():
+        obj.train()
+        obj.zero_grad(set_to_none=True)
+        x = torch.randn(B, T, dim, requires_grad=True)
+        pick(obj(x, mask), mask).pow(2).sum().backward()
+        ok, detail = _grads_reach(obj)
+        if ok and (x.grad is None or not x.grad[mask].abs().sum() > 0):
+            return False, "no gradient reached the input"
+        return ok, detail
+
+    return grads
+
+
 def _padding_checks(obj, dim: int, pick: Callable, what: str) -> tuple[Callable, Callable]:
     """Padding invariance on both sides, and left vs right padding, for a mixer or pooler;
     ``pick(output, mask)`` selects what must not change (real outputs, the pooled vector)."""
@@ -229,16 +245,7 @@ def check_mixer(obj, dim: int) -> list[tuple[str, Callable]]:
                     return ok, detail
         return True, ""
 
-    def grads():
-        obj.train()
-        obj.zero_grad(set_to_none=True)
-        x = torch.randn(B, T, dim, requires_grad=True)
-        out = obj(x, mask)
-        out[mask].pow(2).sum().backward()
-        ok, detail = _grads_reach(obj)
-        if ok and (x.grad is None or not x.grad[mask].abs().sum() > 0):
-            return False, "no gradient reached the input"
-        return ok, detail
+    grads = _input_grads(obj, dim, mask, lambda out, m: out[m])
 
     checks = [("shapes", shapes), ("padding", padding), ("padding_side", padding_side), ("gradients", grads)]
     if getattr(obj, "causal", False):
@@ -266,16 +273,7 @@ def check_pooler(obj, dim: int) -> list[tuple[str, Callable]]:
 
     padding, padding_side = _padding_checks(obj, dim, lambda out, m: out[0], "pooled vector")
 
-    def grads():
-        obj.train()
-        obj.zero_grad(set_to_none=True)
-        x = torch.randn(B, T, dim, requires_grad=True)
-        pooled, _ = obj(x, mask)
-        pooled.pow(2).sum().backward()
-        ok, detail = _grads_reach(obj)
-        if ok and (x.grad is None or not x.grad[mask].abs().sum() > 0):
-            return False, "no gradient reached the input"
-        return ok, detail
+    grads = _input_grads(obj, dim, mask, lambda out, m: out[0])
 
     return [("shapes", shapes), ("padding", padding), ("padding_side", padding_side), ("gradients", grads)]
 
