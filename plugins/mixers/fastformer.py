@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import math
 
+import torch
 from einops import rearrange
 from torch import Tensor, nn
 
@@ -50,9 +51,9 @@ class FastformerMixer(Mixer):
         if pad is not None:
             scores = scores.masked_fill(pad, float("-inf"))
         weights = scores.softmax(dim=1)
-        heads = rearrange(x, "b t (h d) -> b h t d", h=self.heads)
-        pooled = rearrange(weights, "b t h -> b h 1 t") @ heads  # Σ_t α_t x_t per head: (B, H, 1, d)
-        return rearrange(pooled, "b h 1 d -> b 1 (h d)")
+        heads = rearrange(x, "b t (h d) -> b t h d", h=self.heads)  # a view: no copy of x
+        pooled = torch.einsum("bth,bthd->bhd", weights, heads)  # Σ_t α_t x_t per head
+        return rearrange(pooled, "b h d -> b 1 (h d)")
 
     def forward(self, x: Tensor, mask: Tensor) -> Tensor:
         q, k, v = self.qkv(x).chunk(3, dim=-1)
