@@ -98,6 +98,7 @@ class SelfDistillTask(Task):
     metrics = ("accuracy", "teacher_accuracy", "probe_accuracy", "entropy", "entropy_of_mean", "conicity",
                "collapsed")
     needs_labels_known = False
+    loss_is_class_nll = False  # zoo doctor: the loss does not start at -log(1/C)
 
     def __init__(self, global_crops: int = 2, local_crops: int = 4, global_min: float = 0.5, local_min: float = 0.15,
                  local_max: float = 0.5, drop: float = 0.1, momentum: float = 0.996, k: int = 20,
@@ -194,26 +195,54 @@ class SelfDistillTask(Task):
 
         vectors = pooled_vectors(model, token_lists)
         report = {"accuracy": self.knn_accuracy(model, vectors, label_ids, len(labels)), "examples": len(label_ids)}
-        if self.teacher is not None:
-            report["teacher_accuracy"] = self.knn_accuracy(self.teacher, pooled_vectors(self.teacher, token_lists),
-                                                           label_ids, len(labels))
-        if model.head is not None and len(label_ids):
+        teacher = self.teacher or model  # no teacher (zoo eval of a saved model): the student in its place
+        t_vectors = vectors if teacher is model else pooled_vectors(teacher, token_lists)
+        if teacher is not model:
+            report["teacher_accuracy"] = self.knn_accuracy(teacher, t_vectors, label_ids, len(labels))
+        if model.head is not None and len(label_ids) and list(model.labels or []) == list(labels):
             report["probe_accuracy"] = evaluate_classifier(model, token_lists, label_ids, labels)["accuracy"]
         entropies = None
         if hasattr(model.loss, "project") and len(vectors):
-            entropies = output_entropies(self.teacher_probs(model, vectors))
+            entropies = output_entropies(self.output_probs(model, teacher, t_vectors, as_teacher=True))
             report.update({k: entropies[k] for k in ("entropy", "entropy_of_mean")})
         report["conicity"] = pooled_conicity(vectors) if len(vectors) else 0.0
         collapsed, verdict = collapse_verdict(entropies, report["conicity"])
         return report | {"collapsed": float(collapsed), "verdict": verdict}
 
-    def teacher_probs(self, model, vectors):
-        """softmax((g(x) - C) / τ_t) of pooled vectors through the model's projection head."""
+    @staticmethod
+    def output_probs(model, network, pooled, as_teacher: bool):
+        """The DINO output distribution of pooled vectors through ``network``'s projection head:
+        the teacher's softmax((g(x) - C) / τ_t) (C the student's loss's centre) or the
+        student's softmax(g(x) / τ_s)."""
         import torch
 
         loss = model.loss
         with torch.no_grad():
-            return torch.softmax((loss.project(vectors.to(loss.center.device)) - loss.center) / loss.teacher_temp, -1)
+            logits = network.loss.project(pooled.to(loss.center.device))
+            return torch.softmax((logits - loss.center) / loss.teacher_temp if as_teacher else logits / loss.student_temp,
+                                 -1)
+
+    def collapse_report(self, model, inputs) -> dict:
+        """zoo doctor's collapse check on a batch: the teacher's and the student's output
+        entropies, the pooled conicity and the verdict (zoo_plugins.losses.dino)."""
+        import torch
+
+        from zoo_plugins.losses.dino import collapse_verdict, output_entropies, pooled_conicity
+
+        teacher = self.teacher if self.teacher is not None else self.make_teacher(model)
+        was = model.training
+        model.eval()
+        with torch.no_grad():
+            pooled, t_pooled = model(inputs)["pooled"], teacher(inputs)["pooled"]
+        model.train(was)
+        out = {"teacher": output_entropies(self.output_probs(model, teacher, t_pooled, as_teacher=True)),
+               "student": output_entropies(self.output_probs(model, model, pooled, as_teacher=False)),
+               "conicity": pooled_conicity(pooled)}
+        collapsed, verdict = collapse_verdict(out["teacher"], out["conicity"])
+        s_collapsed, s_verdict = collapse_verdict(out["student"], out["conicity"])
+        if s_collapsed and not collapsed:
+            collapsed, verdict = True, "student " + s_verdict
+        return out | {"collapsed": collapsed, "verdict": verdict}
 
     def knn_accuracy(self, model, vectors, label_ids, n_classes: int) -> float:
         """Weighted kNN (DINO's: cosine, top k, votes exp(cos / T)) against the training set's
