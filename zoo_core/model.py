@@ -235,8 +235,9 @@ def _check_labels(model: ZooModel, directory: Path) -> None:
     labels, head = model.labels, model.head
     if labels is None or head is None:
         return
-    if not isinstance(labels, list) or len(labels) != head.out_features:
-        raise ZooError(f"{directory / checkpoint.CONFIG_FILE}: 'labels' must list {head.out_features} label names, one "
+    outputs = getattr(head, "num_classes", None) or head.out_features  # a Head declares num_classes; nn.Linear
+    if not isinstance(labels, list) or len(labels) != outputs:
+        raise ZooError(f"{directory / checkpoint.CONFIG_FILE}: 'labels' must list {outputs} label names, one "
                        f"per output of the model, got {len(labels)}; the config was edited or damaged — re-save or "
                        f"re-download the model")
 
