@@ -96,6 +96,10 @@ class ZooModel(nn.Module):
                            "move it to the end, e.g. mixer=[lambda,ponder]")
         if head is None and getattr(loss, "needs_head", True):
             head = build_head(run, pool.out_dim, registry)
+        pulled = getattr(head, "source_labels", None)  # head=hf:ORG/NAME#head: the labels it scores
+        if pulled is not None and self.labels is not None and pulled != self.labels:
+            raise ZooError(f"head={spec.head.source.repo}#head scores the labels {pulled[:5]}, this model's are "
+                           f"{self.labels[:5]}; a pretrained head fits only data with the same labels")
         self.head = head
 
     @property
