@@ -113,6 +113,14 @@ class DinoLoss(Loss):
             self.update_center(teacher)
         return loss
 
+    def contract_outputs(self, outputs: dict[str, Tensor]) -> dict[str, Tensor]:
+        """What task=self_distill adds, made from a ZooModel's outputs alone (the contract kit):
+        three student views of the pooled vectors (the pooled, scaled, reversed in the batch)
+        and the teacher's two global views, detached."""
+        pooled = outputs["pooled"]
+        student = torch.stack([self.project(v) for v in (pooled, 0.5 * pooled, pooled.flip(0))])
+        return {"dino_student": student, "dino_teacher": student[:2].detach()}
+
     @torch.no_grad()
     def update_center(self, teacher: Tensor) -> None:
         """C <- m C + (1 - m) · the batch mean of the teacher's logits (all its views)."""
