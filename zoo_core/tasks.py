@@ -64,6 +64,7 @@ class Task:
     primary_metric = "accuracy"
     metrics: tuple[str, ...] = ("accuracy",)
     needs_labels_known = True  # evaluation labels must be training labels (classification)
+    loss_is_class_nll = True  # zoo doctor: a fresh model's loss starts at -log(1/C) and can reach ~0
 
     def batches(self, data: TrainingSet, epoch: int) -> list[list[int]]:  # pragma: no cover - abstract
         """Index lists over the training examples for ``epoch``."""
