@@ -192,3 +192,29 @@ def test_self_distill_needs_the_dino_loss():
         get_task("self_distill").make_teacher(build(["dim=8", "mixer=identity"]))
     with pytest.raises(ZooError, match="at least 2 views"):
         get_task("self_distill:global_crops=1,local_crops=0")
+
+
+def test_the_task_and_doctor_report_a_constant_output_as_collapsed():
+    from types import SimpleNamespace
+
+    from zoo_tools.doctor import check_collapse
+
+    model = tiny_model()
+    task = get_task("self_distill")
+    tokens = [["ab", "bc", "cd"], ["x", "y"], ["p", "q", "r"], ["zz"]]
+    inputs = model.encode(tokens)
+    assert not task.collapse_report(model, inputs)["collapsed"]
+    last = [m for m in model.loss.project.mlp if isinstance(m, torch.nn.Linear)][-1]
+    with torch.no_grad():  # every text now gets the same bottleneck vector, so the same output
+        last.weight.zero_()
+        last.bias.normal_()
+    task.teacher = None
+    report = task.collapse_report(model, inputs)
+    assert report["collapsed"] and "same distribution" in report["verdict"]
+    assert report["teacher"]["entropy_of_mean"] == pytest.approx(report["teacher"]["entropy"], abs=1e-4)
+    trainer = SimpleNamespace(task=task, model=model, device=torch.device("cpu"), train_tokens=tokens,
+                              train_y=[0, 1, 0, 1])
+    patient = SimpleNamespace(trainer=trainer, model=model, probe=[0, 1, 2, 3],
+                              inputs_for=lambda idx: (model.encode([tokens[i] for i in idx]), None))
+    check = check_collapse(patient)
+    assert check.status == "warn" and "collapsed" in check.value
