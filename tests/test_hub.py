@@ -277,3 +277,27 @@ def test_the_model_pushes_and_loads_itself_in_the_hub_mixin_shape(hub, cli, monk
     again = ZooModel.from_pretrained("hf:team/mixin")
     assert again.hub_source == {"repo": "team/mixin", "revision": "main", "sha": sha}
     assert probs(again) == probs(model) and again.labels == model.labels
+
+
+def test_a_head_is_a_hub_part_like_the_others(hub, cli, tmp_path):
+    """head=hf:ORG/NAME#head pulls the output layer alone (weights and config, pinned)."""
+    source = tiny(tmp_path / "m", seed=3)
+    commit_folder(hub["mirrors"], "team/heady", tmp_path / "m")
+    out = tmp_path / "composed"
+    r = cli("build", "embed=hf:team/heady", "mixer=hf:team/heady", "pool=hf:team/heady", "head=hf:team/heady#head",
+            "dim=16", "--out", out, **on(hub))
+    assert r.returncode == 0, r.stderr
+    composed = load_model(out)
+    spec = json.loads((out / "config.json").read_text())["spec"]["model"]
+    assert spec["head"]["source"]["component"] == "head" and spec["head"]["name"] == "linear"
+    a, b = composed.head.state_dict(), source.head.state_dict()
+    assert a.keys() == b.keys() == {"weight", "bias"} and all(torch.equal(a[k], b[k]) for k in a)
+    composed.labels = source.labels  # built, not trained: the labels come with data; the network is the source's
+    assert [l for l, _ in probs(composed)] == [l for l, _ in probs(source)]
+    assert [p for _, p in probs(composed)] == pytest.approx([p for _, p in probs(source)], abs=1e-6)
+    three = zoo_core.build(["dim=16", "mixer=lambda", "mixer.heads=2", "pool=seed_attention", "num_classes=3"])
+    three.labels = ["a", "b", "c"]
+    three.save(tmp_path / "three")
+    commit_folder(hub["mirrors"], "team/three", tmp_path / "three")
+    one_line_error(cli("build", "head=hf:team/three", "dim=16", **on(hub)), "scores 3 labels", "2 classes")
+    one_line_error(cli("build", "embed=hf:team/heady#head", "dim=16", **on(hub)), "is a head, not a embed")

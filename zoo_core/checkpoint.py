@@ -147,10 +147,11 @@ def write_checkpoint(directory: str | Path, state_dict: dict, config: dict[str, 
 
 def saved_parts(spec: dict) -> dict[str, tuple[str, dict]]:
     """label -> (state-dict prefix, component spec) of a saved run spec: embed, mixer.N
-    (and mixer when there is one), pool, loss, optim (no weights)."""
+    (and mixer when there is one), pool, head (when the spec names it: a checkpoint saved
+    before heads were a component kind does not), loss, optim (no weights)."""
     model = spec["model"]
     mixers = model.get("mixer", [])
-    out = {kind: (kind, model[kind]) for kind in ("embed", "pool", "loss") if kind in model}
+    out = {kind: (kind, model[kind]) for kind in ("embed", "pool", "head", "loss") if model.get(kind) is not None}
     for i, m in enumerate(mixers):
         out[f"mixer.{i}"] = (f"mixers.{i}", m)
     if len(mixers) == 1:

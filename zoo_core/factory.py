@@ -232,11 +232,18 @@ def _load_pretrained_part(obj, spec: ComponentSpec) -> None:
     prefix = saved_parts(config["spec"]).get(src.component, ("", None))[0]
     if not prefix or not hasattr(obj, "state_dict"):
         return  # an optimizer or a loss without weights: its config is all there is
+    where = f"hf:{src.repo}@{src.sha[:12]} {src.component}"
     if spec.kind == "embed":
         obj.load_state_json(config.get("embed_state") or {})
+    if spec.kind == "head":  # a head scores the source's labels, in their order: the model checks its own
+        labels = list(config.get("labels") or [])
+        if len(labels) != getattr(obj, "num_classes", len(labels)):
+            raise ZooError(f"{where}: the pretrained head scores {len(labels)} labels ({', '.join(labels[:5])}) but "
+                           f"this model has {obj.num_classes} classes; a head fits only data with the same labels")
+        obj.source_labels = labels
     tensors = read_weights(snap.path, config)
     own = {k[len(prefix) + 1:]: v for k, v in tensors.items() if k.startswith(prefix + ".")}
-    load_weights_strict(obj, own, f"hf:{src.repo}@{src.sha[:12]} {src.component}")
+    load_weights_strict(obj, own, where)
 
 
 def _config_of(comp: Component, spec: ComponentSpec, reg: Registry):

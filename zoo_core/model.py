@@ -96,6 +96,10 @@ class ZooModel(nn.Module):
                            "move it to the end, e.g. mixer=[lambda,ponder]")
         if head is None and getattr(loss, "needs_head", True):
             head = build_head(run, pool.out_dim, registry)
+        pulled = getattr(head, "source_labels", None)  # head=hf:ORG/NAME#head: the labels it scores
+        if pulled is not None and self.labels is not None and pulled != self.labels:
+            raise ZooError(f"head={spec.head.source.repo}#head scores the labels {pulled[:5]}, this model's are "
+                           f"{self.labels[:5]}; a pretrained head fits only data with the same labels")
         self.head = head
 
     @property
@@ -235,8 +239,9 @@ def _check_labels(model: ZooModel, directory: Path) -> None:
     labels, head = model.labels, model.head
     if labels is None or head is None:
         return
-    if not isinstance(labels, list) or len(labels) != head.out_features:
-        raise ZooError(f"{directory / checkpoint.CONFIG_FILE}: 'labels' must list {head.out_features} label names, one "
+    outputs = getattr(head, "num_classes", None) or head.out_features  # a Head declares num_classes; nn.Linear
+    if not isinstance(labels, list) or len(labels) != outputs:
+        raise ZooError(f"{directory / checkpoint.CONFIG_FILE}: 'labels' must list {outputs} label names, one "
                        f"per output of the model, got {len(labels)}; the config was edited or damaged — re-save or "
                        f"re-download the model")
 

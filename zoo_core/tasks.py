@@ -7,6 +7,10 @@ A task owns its metrics: ``metrics`` names what ``evaluate`` reports (every disp
 early-stopping rule and model card iterates them), ``primary_metric`` (higher is better)
 chooses the best checkpoint. Every task adds the ``aux_loss`` that modules store during
 the forward pass (e.g. the vq mixer's commitment loss) to its loss.
+
+A task is also one of the trainer's callbacks (any of ``on_train_start(trainer)``,
+``on_step_end(trainer, step, loss)``, ... that it defines is called): e.g. self_distill's
+EMA teacher is made at the start and updated after each optimizer step.
 """
 from __future__ import annotations
 
@@ -60,10 +64,17 @@ class Task:
     primary_metric = "accuracy"
     metrics: tuple[str, ...] = ("accuracy",)
     needs_labels_known = True  # evaluation labels must be training labels (classification)
+    loss_is_class_nll = True  # zoo doctor: a fresh model's loss starts at -log(1/C) and can reach ~0
 
     def batches(self, data: TrainingSet, epoch: int) -> list[list[int]]:  # pragma: no cover - abstract
         """Index lists over the training examples for ``epoch``."""
         raise NotImplementedError
+
+    def forward(self, model, forward, inputs):
+        """The training forward pass of a batch: ``forward(inputs)`` (the trainer's model, maybe
+        wrapped for DDP or compilation; ``model`` is the ZooModel itself). A task that trains on
+        several views of each input (``self_distill``) overrides it; the outputs go to ``loss``."""
+        return forward(inputs)
 
     def loss(self, model, outputs, target, idx):
         loss = model.objective(outputs, target) if hasattr(model, "objective") else model.loss(outputs, target)

@@ -3,7 +3,8 @@
 Posts: "Sharing Useful Hints How To Train Neural Nets" and "[MASK] is All You Need" (a
 softmax classifier starts at -log(1/C); overfit a tiny batch before the long run);
 "Flow Gradient, Please Flow, Darn It!" (a layer whose mean |grad| stays near zero blocks
-the flow); "Avoid Collapsed Token Representations" (conicity).
+the flow); "Avoid Collapsed Token Representations" (conicity); "Unsupervised vision with
+DINO" (collapse of a self-distilled representation: output entropies, arXiv:2104.14294 sec. 5.3).
 Paper: Mohankumar et al., "Towards Transparent and Explainable Attention Models",
 ACL 2020 (2020.acl-main.387): conicity = mean_i cos(v_i, mean_j v_j).
 
@@ -27,6 +28,7 @@ from zoo_core.train.callbacks import (GRAD_FLOW_JSONL, GRAD_FLOW_PNG, NEAR_ZERO_
                                       layer_grad_means)
 
 CONICITY_WARN = 0.8           # token states this aligned with their mean have collapsed
+POOLED_CONICITY_WARN = 0.95   # pooled vectors this aligned with their mean: every input looks the same
 CODEBOOK_WARN = 0.1           # fewer than 10% of the codes in use: codebook collapse
 DOCTOR_JSON = "doctor.json"
 
@@ -138,8 +140,9 @@ class Patient:
 
     def loss(self, idx: list[int], inputs=None) -> tuple[Tensor, dict]:
         x, y = inputs or self.inputs_for(idx)
-        out = self.model(x)
-        return self.trainer.task.loss(self.model, out, y, idx), out
+        task = self.trainer.task
+        out = task.forward(self.model, self.model, x)  # the task's training pass (self_distill: views, teacher)
+        return task.loss(self.model, out, y, idx), out
 
 
 def examine(run, out_dir: Path, splits, overfit_examples: int, probe_examples: int) -> Patient:
@@ -160,9 +163,10 @@ def check_initial_loss(patient: Patient) -> tuple[Check, float]:
     patient.model.eval()
     with torch.no_grad():
         x, y = patient.inputs_for(patient.probe)
-        out = patient.model(x)
         task = patient.trainer.task
-        init_loss = None if out["logits"] is None else float(task.loss(patient.model, out, y, patient.probe))
+        out = task.forward(patient.model, patient.model, x)
+        scored = out["logits"] is not None and getattr(task, "loss_is_class_nll", True)
+        init_loss = float(task.loss(patient.model, out, y, patient.probe)) if scored else None
         fresh_conicity = conicity(out["states"], out["mask"])
     expected = math.log(n_classes)
     if init_loss is None:
@@ -249,6 +253,16 @@ def check_overfit(losses: list[float], target_loss: float, lr: float, examples: 
                  f"(now {lr:.2g}) or lower it if the loss diverged, see {GRAD_FLOW_PNG} for a blocked layer", data)
 
 
+def check_loss_falls(losses: list[float]) -> Check:
+    """A task whose loss has no known floor (self_distill): the batch's loss must fall."""
+    first, last = losses[0], losses[-1]
+    falls = math.isfinite(last) and last < 0.9 * first
+    return Check("overfit one batch", "pass" if falls else "warn",
+                 f"{first:.3f} -> {last:.4f} in {len(losses) - 1} steps (this task's loss has no known floor: "
+                 f"checked that it falls by 10%)", "" if falls else "the loss does not fall: raise train.lr or --steps",
+                 {"losses": losses})
+
+
 def check_grad_flow(flow: GradientFlow) -> Check:
     """The layers whose gradient stayed near zero while overfitting."""
     name = "gradient flow per layer"
@@ -293,6 +307,38 @@ def check_codebooks(usages: dict[str, object]) -> Check:
                  {"usage": dict(usages)})
 
 
+def check_collapse(patient: Patient) -> Check:
+    """Representation collapse: the conicity of the pooled vectors over the probe examples (mean
+    cosine to their mean vector) and, where the task reports them (self_distill), the entropy of
+    the teacher's and student's output distributions: mean per-example entropy vs entropy of the
+    mean (DINO's two collapse modes: uniform output, one dimension dominating)."""
+    name = "representation collapse"
+    x, _ = patient.inputs_for(patient.probe)
+    report_of = getattr(patient.trainer.task, "collapse_report", None)
+    if report_of is not None:
+        r = report_of(patient.model, x)
+        t, st = r["teacher"], r["student"]
+        value = (f"teacher H {t['entropy']:.2f} vs H(mean) {t['entropy_of_mean']:.2f}, student H {st['entropy']:.2f} "
+                 f"vs H(mean) {st['entropy_of_mean']:.2f} (log K {t['log_k']:.2f}); pooled conicity {r['conicity']:.3f}")
+        data = {k: r[k] for k in ("teacher", "student", "conicity", "verdict")}
+        collapsed, verdict = r["collapsed"], r["verdict"]
+    else:
+        patient.model.eval()
+        with torch.no_grad():
+            pooled = patient.model(x)["pooled"]
+        c = conicity(pooled) if len(pooled) > 1 else float("nan")
+        if math.isnan(c):
+            return Check(name, "n/a", "fewer than 2 probe examples", "")
+        collapsed = c > POOLED_CONICITY_WARN
+        verdict = (f"collapsed: the pooled vectors point one way (conicity > {POOLED_CONICITY_WARN})" if collapsed
+                   else "not collapsed")
+        value, data = f"pooled conicity {c:.3f}", {"conicity": c, "verdict": verdict}
+    return Check(name, "warn" if collapsed else "pass", f"{value}: {verdict.split(':')[0]}",
+                 "every input maps to (nearly) the same output: for DINO lower the teacher temperature, keep "
+                 "centring (loss.center_momentum < 1), raise the teacher momentum or the number of views"
+                 if collapsed else "", data)
+
+
 # ---- the whole examination -------------------------------------------------------------
 def run_doctor(run, out_dir: str | Path, *, splits=None, overfit_examples: int = 16, max_steps: int = 300,
                probe_examples: int = 256, max_seconds: float = 120.0) -> list[Check]:
@@ -310,7 +356,9 @@ def run_doctor(run, out_dir: str | Path, *, splits=None, overfit_examples: int =
     start = time.perf_counter()
     losses, flow, lr = overfit_batch(patient, out_dir, max_steps, max_seconds, target_loss)
     seconds = time.perf_counter() - start
-    checks += [check_overfit(losses, target_loss, lr, len(patient.batch)), check_grad_flow(flow)]
+    overfit = check_overfit(losses, target_loss, lr, len(patient.batch)) \
+        if getattr(patient.trainer.task, "loss_is_class_nll", True) else check_loss_falls(losses)
+    checks += [overfit, check_grad_flow(flow)]
     png = flow.plot(out_dir / GRAD_FLOW_PNG, title=f"gradient flow: zoo doctor, overfitting {len(patient.batch)} "
                     "examples") if flow.steps else None
     patient.model.eval()
@@ -318,6 +366,7 @@ def run_doctor(run, out_dir: str | Path, *, splits=None, overfit_examples: int =
         _, out = patient.loss(patient.probe)
         checks += [check_conicity(fresh_conicity, conicity(out["states"], out["mask"])),
                    check_codebooks(codebook_usages(patient.model))]
+    checks.append(check_collapse(patient))
     report = {"checks": [asdict(c) for c in checks], "grad_flow_png": str(png) if png else None,
               "overfit_seconds": seconds, "labels": patient.trainer.labels}
     (out_dir / DOCTOR_JSON).write_text(json.dumps(report, indent=1, default=str))

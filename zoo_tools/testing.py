@@ -296,6 +296,9 @@ def fake_outputs(dim: int = 16, num_classes: int = 4, batch: int = 8) -> tuple[d
 def check_loss(obj, dim: int) -> list[tuple[str, Callable]]:
     def scalar():
         out, target = fake_outputs(dim)
+        extra = getattr(obj, "contract_outputs", None)  # a loss that reads what its task adds (loss=dino: views)
+        if extra is not None:
+            out.update(extra(out))
         value = obj(out, target)
         if value.dim() != 0 or not torch.isfinite(value):
             return False, f"expected a finite scalar, got shape {tuple(value.shape)} value {value}"

@@ -33,6 +33,9 @@ def zoo_register_components(register):
     register("loss", "conicity", factory="zoo_plugins.losses.conicity:ConicityLoss",
              config=configs.ConicityConfig,
              summary="regulariser: mean cosine of each token state with the sequence's mean state")
+    register("loss", "dino", factory="zoo_plugins.losses.dino:DinoLoss", config=configs.DinoConfig,
+             summary="DINO self-distillation: student vs centred, sharpened EMA teacher over different views "
+                     "(task=self_distill; no labels)")
     register("loss", "combined", factory="zoo_plugins.losses.combined:CombinedLoss",
              config=configs.CombinedConfig, syntax="zoo_plugins.losses.combined_syntax:CombinedSyntax",
              summary="weighted sum of losses; write loss=cross_entropy+0.1*token_contrastive")

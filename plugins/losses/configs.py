@@ -92,3 +92,17 @@ class CombinedConfig(ComponentConfig):
             if term.loss.name == "combined":
                 raise ValueError("a combined loss cannot be a term; list the terms directly")
         return self
+
+
+class DinoConfig(ModuleConfig):
+    out_dim: int = Field(1024, ge=2, description="K, the softmax width of the projection head (paper: 65536)")
+    hidden_dim: int = Field(256, ge=1, description="width of the projection MLP's hidden layers (paper: 2048)")
+    bottleneck_dim: int = Field(64, ge=1, description="width of the L2-normalised bottleneck (paper: 256)")
+    layers: int = Field(3, ge=1, le=6, description="linear layers of the MLP before the bottleneck (paper: 3)")
+    norm_last_layer: bool = Field(True, description="fix the weight-normalised last layer's g at 1 (paper's default)")
+    student_temp: float = Field(0.1, gt=0, description="τ_s of the student's softmax")
+    teacher_temp: float = Field(0.04, gt=0, description="τ_t of the teacher's softmax after warm-up (sharpening)")
+    warmup_teacher_temp: float = Field(0.04, gt=0, description="τ_t at the first step; linear to teacher_temp")
+    warmup_share: float = Field(0.0, ge=0, le=1, description="share of the training steps over which τ_t warms up "
+                                                               "(paper: 30 of 100-300 epochs, 0.04 -> 0.07)")
+    center_momentum: float = Field(0.9, ge=0, lt=1, description="m of the teacher centre C <- m C + (1-m) mean(t)")

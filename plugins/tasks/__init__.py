@@ -12,3 +12,6 @@ def zoo_register_tasks(register):
     register("retrieval", task="zoo_plugins.tasks.retrieval:RetrievalTask",
              summary="a query retrieves the examples that share its label by cosine; NDCG@k, MAP, recall@k "
                      "(options: per_class, k)")
+    register("self_distill", task="zoo_plugins.tasks.self_distill:SelfDistillTask",
+             summary="DINO self-distillation (with loss=dino): student vs EMA teacher over crops of each text, no "
+                     "labels; kNN accuracy, collapse diagnostics (options: global_crops, local_crops, drop, momentum, k)")

@@ -57,7 +57,7 @@ class Trainer(Checkpointing):
         self.run, self.out_dir = run, Path(out_dir)
         self.task = get_task(run.task)
         self.metric = run.train.metric or self.task.primary_metric
-        self.callbacks = list(callbacks) + callbacks_for(run, self.out_dir)
+        self.callbacks = [self.task, *callbacks, *callbacks_for(run, self.out_dir)]  # a task may hook in too
         self.console, self.show_progress = console, progress
         self.max_steps, self.command = max_steps, command
         self.state = TrainState()
@@ -225,7 +225,7 @@ class Trainer(Checkpointing):
     def _train_step(self, idx: list[int], weight: float, encoded: dict) -> None:
         inputs = {k: v.to(self.device) for k, v in encoded.items()}
         target = torch.tensor([self.train_y[i] for i in idx], device=self.device)
-        out = self.forward_model(inputs)
+        out = self.task.forward(self.model, self.forward_model, inputs)
         loss = self.task.loss(self.model, out, target, idx)
         if not torch.isfinite(loss):
             raise ZooError(f"the loss became {loss.item()} at step {self.state.step}; lower train.lr "
