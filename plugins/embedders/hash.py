@@ -84,7 +84,7 @@ class RowGather(torch.autograd.Function):
 class HashEmbedder(Embedder):
     def __init__(self, *, dim: int = 64, num_bits: int = 200, num_hashes: int = 4, seed: int = 0,
                  cache_size: int = 1_000_000, importance: bool = False, importance_buckets: int = 2**20,
-                 sparse: bool = False, hash: str = "fnv1a64"):
+                 sparse: bool = False, hash: str = "fnv1a64", init_scale: float = 1.0):
         super().__init__()
         self.dim, self.num_bits, self.num_hashes, self.seed = dim, num_bits, num_hashes, seed
         self.importance_buckets = importance_buckets
@@ -92,7 +92,12 @@ class HashEmbedder(Embedder):
         self.hash = hash
         self.id_layout = "token_id64" if hash == "fnv1a64" else None  # what encode_ids consumes
         # a token's vector sums ~num_hashes rows: scale so its entries start near unit variance
+        # (times init_scale; the weights of a saved model are loaded, so the field only matters to new ones)
+        self.init_scale = init_scale
         self.weight = nn.Parameter(torch.randn(num_bits, dim) / num_hashes ** 0.5)
+        if init_scale != 1.0:
+            with torch.no_grad():
+                self.weight.mul_(init_scale)
         columns = [(num_hashes, torch.long), (num_hashes, torch.float32)]
         self.importance = None  # P: (importance_buckets, k) with importance=true
         if importance:
