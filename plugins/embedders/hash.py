@@ -94,10 +94,13 @@ class HashEmbedder(Embedder):
         # a token's vector sums ~num_hashes rows: scale so its entries start near unit variance
         # (times init_scale; the weights of a saved model are loaded, so the field only matters to new ones)
         self.init_scale = init_scale
-        self.weight = nn.Parameter(torch.randn(num_bits, dim) / num_hashes ** 0.5)
-        if init_scale != 1.0:
-            with torch.no_grad():
-                self.weight.mul_(init_scale)
+        if init_scale == 0:  # no draw at all: 2^20 x 64 normals cost seconds
+            self.weight = nn.Parameter(torch.zeros(num_bits, dim))
+        else:
+            self.weight = nn.Parameter(torch.randn(num_bits, dim) / num_hashes ** 0.5)
+            if init_scale != 1.0:
+                with torch.no_grad():
+                    self.weight.mul_(init_scale)
         columns = [(num_hashes, torch.long), (num_hashes, torch.float32)]
         self.importance = None  # P: (importance_buckets, k) with importance=true
         if importance:
