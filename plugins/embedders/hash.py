@@ -27,6 +27,10 @@ P: (importance_buckets, k), and the bits are weighted by it instead of by 1,
 so two tokens that share a bit can still get different vectors, and a token that carries
 no signal can be turned down (much like an IDF weight) without touching the rows it shares.
 
+W starts as N(0, init_scale² / k). With a small ``init_scale`` (the default recipe: 0.01, one
+hash, 2^18 rows) the rows no training token set stay near zero, so a token never seen in
+training adds almost nothing to a mean instead of a random vector (docs/embedders_poolers.md).
+
 The sum is one ``F.embedding_bag`` over all tokens (no Python loop over bits). With
 ``sparse=true`` its gradient is sparse (only the rows a batch used), as in the post "PyTorch -
 Combining Dense And Sparse Gradients": a step then costs O(rows used), not O(num_bits), so
