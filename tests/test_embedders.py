@@ -178,6 +178,22 @@ def test_hash_importance_survives_save_and_load(tmp_path):
     torch.testing.assert_close(loaded.embed.importance, model.embed.importance)
 
 
+def test_hash_init_scale_scales_the_initial_table_and_defaults_to_the_old_draw():
+    from zoo_plugins.embedders.hash import HashEmbedder
+
+    torch.manual_seed(0)
+    old = torch.randn(4096, 16) / 2  # the table before the field existed: N(0, 1/num_hashes), k = 4
+    torch.manual_seed(0)
+    assert torch.equal(HashEmbedder(num_bits=4096, dim=16, num_hashes=4).weight, old)  # init_scale=1: same draw
+    torch.manual_seed(0)
+    small = HashEmbedder(num_bits=4096, dim=16, num_hashes=4, init_scale=0.01).weight
+    torch.testing.assert_close(small, old * 0.01)
+    assert HashEmbedder(num_bits=64, dim=4, init_scale=0.0).weight.abs().sum() == 0
+    assert make("hash", init_scale=0.5).init_scale == 0.5  # a config field, recorded like the others
+    with pytest.raises(Exception, match="init_scale"):
+        make("hash", init_scale=-1.0)
+
+
 def test_hash_padding_is_zero():
     emb = make("hash")
     inputs = emb.encode([["a", "b", "c"], ["a"]])

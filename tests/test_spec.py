@@ -20,6 +20,8 @@ def test_recipes_default_and_the_posts_classifier():
     assert (m.embed.name, [x.name for x in m.mixer], m.pool.name, m.loss.name, m.optim.name) == \
         ("hash", [], "mean", "cross_entropy", "sparse_dense")
     assert (m.embed.config["num_bits"], m.embed.config["sparse"]) == (2**18, True)
+    # one hash per n-gram into a near-zero table (docs/benchmarks/langid_tuning.md, rare-word protocol)
+    assert (m.embed.config["num_hashes"], m.embed.config["init_scale"]) == (1, 0.01)
     m = compose(["recipe=lambda_seed"]).model
     assert (m.embed.name, [x.name for x in m.mixer], m.pool.name, m.loss.name, m.optim.name) == \
         ("hash", ["lambda"], "seed_attention", "cross_entropy", "smorms3")

@@ -23,6 +23,10 @@ class HashConfig(ModuleConfig):
                                                               "into them by a second hash function)")
     sparse: bool = Field(False, description="sparse gradients: only the rows a batch used get a gradient, so "
                                             "large tables (num_bits=2**18) train fast; pair with optim=sparse_dense")
+    init_scale: float = Field(1.0, ge=0, description="the table starts as N(0, init_scale^2 / num_hashes): 1 gives "
+                                                      "a token's vector unit variance; small (0.01) or 0 (a zero "
+                                                      "table, nothing drawn) lets the rows no training token set, "
+                                                      "which unseen tokens of a large table hit, add almost nothing")
 
 
 class CharConfig(ModuleConfig):

@@ -27,6 +27,10 @@ P: (importance_buckets, k), and the bits are weighted by it instead of by 1,
 so two tokens that share a bit can still get different vectors, and a token that carries
 no signal can be turned down (much like an IDF weight) without touching the rows it shares.
 
+W starts as N(0, init_scale² / k). With a small ``init_scale`` (the default recipe: 0.01, one
+hash, 2^18 rows) the rows no training token set stay near zero, so a token never seen in
+training adds almost nothing to a mean instead of a random vector (docs/embedders_poolers.md).
+
 The sum is one ``F.embedding_bag`` over all tokens (no Python loop over bits). With
 ``sparse=true`` its gradient is sparse (only the rows a batch used), as in the post "PyTorch -
 Combining Dense And Sparse Gradients": a step then costs O(rows used), not O(num_bits), so
@@ -84,7 +88,7 @@ class RowGather(torch.autograd.Function):
 class HashEmbedder(Embedder):
     def __init__(self, *, dim: int = 64, num_bits: int = 200, num_hashes: int = 4, seed: int = 0,
                  cache_size: int = 1_000_000, importance: bool = False, importance_buckets: int = 2**20,
-                 sparse: bool = False, hash: str = "fnv1a64"):
+                 sparse: bool = False, hash: str = "fnv1a64", init_scale: float = 1.0):
         super().__init__()
         self.dim, self.num_bits, self.num_hashes, self.seed = dim, num_bits, num_hashes, seed
         self.importance_buckets = importance_buckets
@@ -92,7 +96,15 @@ class HashEmbedder(Embedder):
         self.hash = hash
         self.id_layout = "token_id64" if hash == "fnv1a64" else None  # what encode_ids consumes
         # a token's vector sums ~num_hashes rows: scale so its entries start near unit variance
-        self.weight = nn.Parameter(torch.randn(num_bits, dim) / num_hashes ** 0.5)
+        # (times init_scale; the weights of a saved model are loaded, so the field only matters to new ones)
+        self.init_scale = init_scale
+        if init_scale == 0:  # no draw at all: 2^20 x 64 normals cost seconds
+            self.weight = nn.Parameter(torch.zeros(num_bits, dim))
+        else:
+            self.weight = nn.Parameter(torch.randn(num_bits, dim) / num_hashes ** 0.5)
+            if init_scale != 1.0:
+                with torch.no_grad():
+                    self.weight.mul_(init_scale)
         columns = [(num_hashes, torch.long), (num_hashes, torch.float32)]
         self.importance = None  # P: (importance_buckets, k) with importance=true
         if importance:
