@@ -150,6 +150,7 @@ def test_gated_linear_mixing_and_update_rule_by_hand_for_a_few_steps(scale):
 def test_heads_with_stored_state_save_in_safetensors_and_reload(tmp_path):
     for name in ("centroid", "kernel_knn", "gated_linear"):
         model = build([*SMALL, f"head={name}"])
+        model.labels = ["de", "en", "fr"]  # a trained model's labels are checked against its head's outputs on load
         x = model.encode([list("hallo"), list("hello"), list("salut")])
         with torch.no_grad():
             pooled = model(x)["pooled"]

@@ -239,8 +239,12 @@ def _check_labels(model: ZooModel, directory: Path) -> None:
     labels, head = model.labels, model.head
     if labels is None or head is None:
         return
-    if not isinstance(labels, list) or len(labels) != head.out_features:
-        raise ZooError(f"{directory / checkpoint.CONFIG_FILE}: 'labels' must list {head.out_features} label names, one "
+    # nn.Linear's out_features, or a head of its own (centroid, kernel_knn, gated_linear: num_classes)
+    outputs = getattr(head, "out_features", None) or getattr(head, "num_classes", None)
+    if outputs is None:
+        return
+    if not isinstance(labels, list) or len(labels) != outputs:
+        raise ZooError(f"{directory / checkpoint.CONFIG_FILE}: 'labels' must list {outputs} label names, one "
                        f"per output of the model, got {len(labels)}; the config was edited or damaged — re-save or "
                        f"re-download the model")
 
