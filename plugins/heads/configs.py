@@ -55,7 +55,8 @@ class GatedLinearConfig(ComponentConfig):
     eps: float = Field(0.01, gt=0, lt=0.5, description="probabilities are clipped to [eps, 1-eps] before logit")
     input_scale: float = Field(1.0, gt=0, description="the base layer's probabilities are σ(input_scale · z): pooled "
                                                       "values near 0 give inputs near 1/2, which the mixing weights "
-                                                      "need many steps to sharpen (2: +6 points on language ID)")
+                                                      "need many steps to sharpen (language ID: 2, with context_bits=8, "
+                                                      "docs/heads.md)")
     seed: int = Field(0, ge=0, description="seed of the half-space context functions (fixed, never trained)")
     probe: bool = PROBE
 
