@@ -73,8 +73,8 @@ def plain_loop_losses(model, x, y, steps: int, lr: float, warmup: int) -> list[f
 
 def test_the_trainer_takes_the_plain_loops_steps(tmp_path):
     # the recipe through zoo train must be the documented full-batch loop, step for step:
-    # a schedule that decays the LR, clipping, dropout, label smoothing, undecayed norm
-    # gains or minibatches would each make the trajectories part within a few steps
+    # undecayed norm gains (optim.decay_all=false), other betas, dropout, label smoothing or
+    # minibatches each make the trajectories part within a few steps
     run = compose(SMALL)
     steps, warmup = 25, int(run.train.epochs * run.train.warmup)
     assert warmup >= 2 and run.train.lr == 0.003
