@@ -98,7 +98,7 @@ def test_kernel_knn_against_the_written_out_sum(kernel, k):
     assert int(head.count) == 6 and head.keys[6:].abs().sum() == 0
 
 
-def _gln_by_hand(z, targets, normals, offsets, w1, w2, lr, eps, clip):
+def _gln_by_hand(z, targets, normals, offsets, w1, w2, lr, eps, clip, scale=1.0):
     """One class, one hidden neuron layer of 2 and one output neuron, context_bits=1,
     examples one at a time: the paper's equations with Python floats."""
     import math
@@ -111,7 +111,7 @@ def _gln_by_hand(z, targets, normals, offsets, w1, w2, lr, eps, clip):
         zl = zi.tolist()
         m, sd = sum(zl) / len(zl), float(zi.std())
         s = [(v - m) / sd for v in zl]
-        x0 = [1.0] + [logit(cl(sig(v))) for v in zl]
+        x0 = [1.0] + [logit(cl(sig(scale * v))) for v in zl]
         ctx = lambda layer, j: int(sum(a * b for a, b in zip(normals[layer][j], s)) > offsets[layer][j])  # noqa: E731
         c1 = [ctx(0, j) for j in range(2)]
         p1 = [cl(sig(sum(a * b for a, b in zip(w1[j][c1[j]], x0)))) for j in range(2)]
@@ -125,16 +125,17 @@ def _gln_by_hand(z, targets, normals, offsets, w1, w2, lr, eps, clip):
     return outs, w1, w2
 
 
-def test_gated_linear_mixing_and_update_rule_by_hand_for_a_few_steps():
+@pytest.mark.parametrize("scale", [1.0, 2.5])
+def test_gated_linear_mixing_and_update_rule_by_hand_for_a_few_steps(scale):
     head = make_head("gated_linear", in_dim=3, num_classes=1, layers=[2], context_bits=1, lr=0.3, eps=0.01,
-                     weight_clip=0.8, seed=2, probe=False)
+                     weight_clip=0.8, seed=2, probe=False, input_scale=scale)
     normals = [head.normals0[0, :, 0].tolist(), head.normals1[0, :, 0].tolist()]
     offsets = [head.offsets0[0, :, 0].tolist(), head.offsets1[0, :, 0].tolist()]
     w1 = [[row.tolist() for row in head.weights0[0, j]] for j in range(2)]
     w2 = [row.tolist() for row in head.weights1[0, 0]]
     z = torch.tensor([[0.5, -1.0, 2.0], [1.5, 0.2, -0.3], [-2.0, 1.0, 0.1], [0.3, 0.4, -1.2]])
     targets = [0, 0, 0, 0]  # num_classes=1: class 0 is the positive class of every example
-    outs, w1, w2 = _gln_by_hand(z, [1, 1, 1, 1], normals, offsets, w1, w2, lr=0.3, eps=0.01, clip=0.8)
+    outs, w1, w2 = _gln_by_hand(z, [1, 1, 1, 1], normals, offsets, w1, w2, lr=0.3, eps=0.01, clip=0.8, scale=scale)
     got = []
     for i in range(4):
         got.append(float(head(z[i:i + 1])[0, 0]))
@@ -149,6 +150,7 @@ def test_gated_linear_mixing_and_update_rule_by_hand_for_a_few_steps():
 def test_heads_with_stored_state_save_in_safetensors_and_reload(tmp_path):
     for name in ("centroid", "kernel_knn", "gated_linear"):
         model = build([*SMALL, f"head={name}"])
+        model.labels = ["de", "en", "fr"]  # a trained model's labels are checked against its head's outputs on load
         x = model.encode([list("hallo"), list("hello"), list("salut")])
         with torch.no_grad():
             pooled = model(x)["pooled"]
@@ -181,3 +183,29 @@ def test_a_local_rule_head_trains_the_features_through_its_probe_or_not_at_all(n
     assert all(p.grad is None for n, p in model.head.named_parameters() if not n.startswith("probe"))
     frozen = build([*SMALL, f"head={name}", "head.probe=false"]).train()
     assert frozen.head.probe is None and not frozen.objective(frozen(x), torch.tensor([0, 1, 2])).requires_grad
+
+
+@pytest.mark.parametrize("name", ["centroid", "kernel_knn", "gated_linear"])
+def test_the_bag_path_trains_the_features_through_the_probe_like_the_padded_path(name):
+    # the EmbeddingBag fast path (bag models: no mixer, mean pooling) once gave a local-rule
+    # head's own scores to the loss and no probe logits: the probe never trained and the
+    # features learnt through the head's scores (language ID: centroid 0.47, GLN 0.32 instead
+    # of 0.65 and 0.48)
+    from zoo_core.bag import bag_capable
+    from zoo_core.batches import featurize_texts
+
+    model = build([*SMALL, f"head={name}"])
+    assert bag_capable(model)
+    texts, target = ["hallo", "hello", "salut", "a"], torch.tensor([0, 1, 2, 0])
+    with torch.no_grad():  # give the local-rule head some state, so its scores are not all equal
+        pooled = model(featurize_texts(model, texts, bag=False).encode(range(4)))["pooled"]
+        model.head.update(pooled, target)
+        model.head.refit(pooled, target)
+    model.eval()
+    outs = [model(featurize_texts(model, texts, bag=bag).encode(range(4))) for bag in (True, False)]
+    for key in ("pooled", "logits", "probe_logits"):
+        torch.testing.assert_close(outs[0][key], outs[1][key])
+    loss = model.objective(outs[0], target)
+    loss.backward()
+    assert model.head.probe.weight.grad is not None and model.head.probe.weight.grad.abs().sum() > 0
+    assert not outs[0]["logits"].requires_grad  # nothing flows back through the head's own scores

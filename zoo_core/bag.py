@@ -47,5 +47,5 @@ def bag_forward(model, inputs: dict[str, Tensor]) -> dict[str, Tensor | None]:
     drop = model.spec.token_dropout if model.training else 0.0
     dtype = next(model.parameters()).dtype
     pooled = model.embed.bag(inputs, token_weights(inputs[BAG_KEY], model.pool.bag_pooling, drop, dtype))
-    logits = model.head(pooled) if model.head is not None else None
-    return {"states": None, "mask": None, "pooled": pooled, "weights": None, "logits": logits}
+    # the head as on the padded path: a head that learns by its own rule gets pooled.detach() and its probe
+    return {"states": None, "mask": None, "pooled": pooled, "weights": None, **model.head_outputs(pooled)}

@@ -130,13 +130,17 @@ class ZooModel(nn.Module):
         out = {"states": x, "mask": mask, "pooled": pooled, "weights": weights, "logits": None}
         if steps is not None:
             out.update(self._step_outputs(*steps, mask))
-        if getattr(self.head, "local_rule", False):  # learns by its own rule: no gradient through it
-            out["logits"] = self.head(pooled.detach())
-            probe = getattr(self.head, "probe", None)
-            out["probe_logits"] = probe(pooled) if probe is not None else None
-        elif self.head is not None:
-            out["logits"] = self.head(pooled)
+        out.update(self.head_outputs(pooled))
         return out
+
+    def head_outputs(self, pooled: Tensor) -> dict[str, Tensor | None]:
+        """``logits``; a head that learns by its own rule sees ``pooled.detach()`` (no gradient
+        through it) and adds its linear probe's ``probe_logits`` (None without a probe), the
+        logits the loss trains the features through. Both forward paths (padded, bag) use it."""
+        if getattr(self.head, "local_rule", False):
+            probe = getattr(self.head, "probe", None)
+            return {"logits": self.head(pooled.detach()), "probe_logits": probe(pooled) if probe is not None else None}
+        return {"logits": self.head(pooled) if self.head is not None else None}
 
     def _step_outputs(self, stepper, states: list[Tensor], mask: Tensor) -> dict:
         """A mixer that ponders (``step_states``): each sequence's halting step as ``steps``
@@ -239,7 +243,10 @@ def _check_labels(model: ZooModel, directory: Path) -> None:
     labels, head = model.labels, model.head
     if labels is None or head is None:
         return
-    outputs = getattr(head, "num_classes", None) or head.out_features  # a Head declares num_classes; nn.Linear
+    # nn.Linear's out_features, or a head of its own (centroid, kernel_knn, gated_linear: num_classes)
+    outputs = getattr(head, "num_classes", None) or getattr(head, "out_features", None)
+    if outputs is None:
+        return
     if not isinstance(labels, list) or len(labels) != outputs:
         raise ZooError(f"{directory / checkpoint.CONFIG_FILE}: 'labels' must list {outputs} label names, one "
                        f"per output of the model, got {len(labels)}; the config was edited or damaged — re-save or "

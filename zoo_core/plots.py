@@ -78,15 +78,20 @@ def _smooth(values, window: int):
     return np.convolve(v, kernel, "same") / np.convolve(np.ones_like(v), kernel, "same")
 
 
+MARKED_EPOCHS = 200  # epoch rows drawn with a marker each; more (e.g. a full-batch run) as plain lines
+
+
 def _plot_metrics(ax, ex: list[int], epochs: list[dict], metrics: tuple[str, ...], primary: str) -> None:
     series = metric_series(epochs, metrics)
     if not series:
         ax.text(0.5, 0.5, "no epoch finished yet", ha="center", va="center", transform=ax.transAxes)
         return
+    dots = len(epochs) <= MARKED_EPOCHS  # a long run's markers would hide its curves
     if all("train_accuracy" in r for r in epochs) and "accuracy" in series:
-        ax.plot(ex, [r["train_accuracy"] for r in epochs], "o--", color="#1f77b4", label="train accuracy")
+        ax.plot(ex, [r["train_accuracy"] for r in epochs], "o--" if dots else "--", color="#555555", lw=1,
+                label="train accuracy")
     for name, values in series.items():
-        ax.plot(ex, values, "s-" if name == primary else ".-", label=f"valid {name}")
+        ax.plot(ex, values, ("s-" if name == primary else ".-") if dots else "-", label=f"valid {name}")
     if primary in series:
         best = max(range(len(epochs)), key=lambda i: series[primary][i])
         ax.annotate(f"best {primary} {series[primary][best]:.3f}", (ex[best], series[primary][best]),
@@ -114,9 +119,11 @@ def metric_series(epochs: list[dict], metrics: tuple[str, ...]) -> dict[str, lis
 
 
 def plot_curves(steps: list[dict], epochs: list[dict], path: str | Path, clip: float | None = None,
-                title: str = "", metrics: tuple[str, ...] = ("accuracy",), primary: str = "accuracy") -> Path:
+                title: str = "", metrics: tuple[str, ...] = ("accuracy",), primary: str = "accuracy",
+                log_steps: bool = False) -> Path:
     """Loss (steps and epochs), the task's validation metrics under their own names (the
-    primary one's best marked), learning rate and gradient norm: a 2x2 PNG."""
+    primary one's best marked), learning rate and gradient norm: a 2x2 PNG; ``log_steps``
+    draws every panel against a log-scale step axis."""
     plt = pyplot()
     fig, axes = plt.subplots(2, 2, figsize=(11, 7))
     (ax_loss, ax_metric), (ax_lr, ax_norm) = axes
@@ -132,7 +139,8 @@ def plot_curves(steps: list[dict], epochs: list[dict], path: str | Path, clip: f
     losses = [k for k in ("train_loss", "valid_loss") if epochs and all(k in r for r in epochs)]
     for key, style, colour in (("train_loss", "o-", "#1f77b4"), ("valid_loss", "s-", "#ff7f0e")):
         if key in losses:
-            ax_loss.plot(ex, [r[key] for r in epochs], style, color=colour, ms=4, label=f"{key[:5]} (epoch)")
+            ax_loss.plot(ex, [r[key] for r in epochs], style if len(epochs) <= MARKED_EPOCHS else "-", color=colour,
+                         ms=4, label=f"{key[:5]} (epoch)")
     _plot_metrics(ax_metric, ex, epochs, metrics, primary)
     _log_if_wide(ax_loss, [r["loss"] for r in steps] + [r[k] for r in epochs for k in losses])
     ax_loss.set_title("loss")
@@ -149,7 +157,9 @@ def plot_curves(steps: list[dict], epochs: list[dict], path: str | Path, clip: f
     ax_lr.ticklabel_format(axis="y", style="sci", scilimits=(-3, 3))
     ax_norm.set_title("gradient norm (before clipping)")
     for ax in axes.flat:
-        ax.set_xlabel("step")
+        ax.set_xlabel("step (log scale)" if log_steps else "step")
+        if log_steps:
+            ax.set_xscale("log")
         ax.grid(True, alpha=0.3)
         if ax.get_legend_handles_labels()[0]:
             ax.legend(fontsize=8)

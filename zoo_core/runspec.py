@@ -56,6 +56,8 @@ class TrainConfig(Strict):
                                                 "ended normally; an interrupted run always keeps it")
     grad_flow: bool = Field(False, description="log per-layer mean |grad| (biases excluded) and save a bar chart")
     plots: bool = Field(True, description="save training curves (loss, metrics, learning rate, gradient norm) as PNG")
+    plots_log_steps: bool = Field(False, description="draw curves.png against a log-scale step axis (as the grokking "
+                                                     "paper does: memorisation and generalisation decades apart)")
 
 
 class DataConfig(Strict):

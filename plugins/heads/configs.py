@@ -53,6 +53,10 @@ class GatedLinearConfig(ComponentConfig):
     lr: float = Field(0.01, gt=0, description="online gradient-descent step of each neuron's local log loss")
     weight_clip: float = Field(200.0, gt=0, description="weights are projected onto [-clip, clip] after each step")
     eps: float = Field(0.01, gt=0, lt=0.5, description="probabilities are clipped to [eps, 1-eps] before logit")
+    input_scale: float = Field(1.0, gt=0, description="the base layer's probabilities are σ(input_scale · z): pooled "
+                                                      "values near 0 give inputs near 1/2, which the mixing weights "
+                                                      "need many steps to sharpen (language ID: 2, with context_bits=8, "
+                                                      "docs/heads.md)")
     seed: int = Field(0, ge=0, description="seed of the half-space context functions (fixed, never trained)")
     probe: bool = PROBE
 

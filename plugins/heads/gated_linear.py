@@ -10,7 +10,8 @@ Toth, Schmitt, Hutter, "Gated Linear Networks" (arXiv:1910.01526, AAAI 2021); pe
 implementation aiwabdn/pygln (numpy/torch).
 
 Side information z: the pooled vector, standardised per example, s = (z - mean z) / std z.
-Base layer: p_0 = clip(σ(z)) and a bias input of constant probability σ(1). With
+Base layer: p_0 = clip(σ(a z)) (a = ``input_scale``, 1 by default) and a bias input of
+constant probability σ(1). With
 logit(p) = log(p / (1-p)) and clip to [eps, 1-eps], neuron j of layer l (one GLN per class,
 one-vs-all; class c's target is y_c = [y = c]):
 
@@ -45,11 +46,13 @@ class GatedLinearHead(Head):
     local_rule = True
 
     def __init__(self, in_dim: int, num_classes: int, layers: list[int] = (16, 8), context_bits: int = 4,
-                 lr: float = 0.01, weight_clip: float = 200.0, eps: float = 0.01, seed: int = 0, probe: bool = True):
+                 lr: float = 0.01, weight_clip: float = 200.0, eps: float = 0.01, input_scale: float = 1.0,
+                 seed: int = 0, probe: bool = True):
         super().__init__()
         self.in_dim, self.num_classes = in_dim, num_classes
         self.sizes = [*layers, 1]
         self.context_bits, self.lr, self.weight_clip, self.eps = context_bits, lr, weight_clip, eps
+        self.input_scale = input_scale
         gen = torch.Generator().manual_seed(seed)
         inputs = in_dim + 1
         for i, n in enumerate(self.sizes):
@@ -73,7 +76,7 @@ class GatedLinearHead(Head):
     def _layers(self, pooled: Tensor):
         """Each layer's (inputs as logits (B, C, m), contexts (B, C, n), outputs p (B, C, n))."""
         z = pooled.float()
-        x = self._with_bias(_logit(torch.sigmoid(z).clamp(self.eps, 1 - self.eps)))
+        x = self._with_bias(_logit(torch.sigmoid(self.input_scale * z).clamp(self.eps, 1 - self.eps)))
         x = x.unsqueeze(1).expand(-1, self.num_classes, -1)
         out = []
         for i in range(len(self.sizes)):

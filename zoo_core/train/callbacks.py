@@ -221,7 +221,8 @@ class Curves:
         self._last_plot = time.perf_counter()
         return plot_curves(self.rows, trainer.state.history, self.out_dir / CURVES_PNG,
                            clip=trainer.run.train.clip, title=self.out_dir.name,
-                           metrics=tuple(trainer.task.metrics), primary=trainer.metric)
+                           metrics=tuple(trainer.task.metrics), primary=trainer.metric,
+                           log_steps=trainer.run.train.plots_log_steps)
 
 
 
