@@ -133,7 +133,7 @@ def test_the_standalone_featurizer_needs_neither_zoo_nor_torch_and_equals_zoos_e
 
 # ---- batches, the EmbeddingBag path ---------------------------------------------------------
 def bag_model(*extra):
-    model = zoo_core.build(["num_classes=3", "dim=8", "embed.num_bits=256", "embed.sparse=true", "mixer=[]",
+    model = zoo_core.build(["num_classes=3", "dim=8", "embed.num_bits=256", "embed.num_hashes=4", "embed.sparse=true", "mixer=[]",
                             "pool=mean", "tokenizer.unit=char_ngrams", *extra])
     model.labels = ["a", "b", "c"]
     return model
