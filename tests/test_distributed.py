@@ -36,7 +36,10 @@ def last_weights(path):
 @pytest.mark.parametrize("grads", [
     ["embed.sparse=false"],
     # sparse gradients of the hash table (the default recipe's): DDP leaves them to the trainer
-    ["embed.sparse=true", "embed.importance=true", "embed.importance_buckets=4096", "optim.momentum=0"],
+    # (unit-normal table: with the default's 0.01 init the float noise of a different summation order
+    # reaches 1.7e-5 on a few rows after 2 epochs at lr 0.5, just past the tolerance below)
+    ["embed.sparse=true", "embed.importance=true", "embed.importance_buckets=4096", "optim.momentum=0",
+     "embed.init_scale=1"],
 ], ids=["dense", "sparse"])
 def test_two_cpu_processes_match_one_process_with_the_same_global_batch(tmp_path, grads):
     common = merged(COMMON, grads)
