@@ -204,6 +204,21 @@ def test_features_are_compact_arrays_and_batches_are_their_slices():
     assert all(torch.equal(batch[k], want[k]) for k in want)
 
 
+def test_batches_of_consecutive_texts_are_slices_equal_to_gathered_batches():
+    model = bag_model()
+    texts = ODD + ["bonjour", "a b c d e f g"]
+    ids, offsets = featurize.token_ids(texts, **{k: getattr(model.run.tokenizer, k) for k in
+                                                 ("unit", "ngram_min", "ngram_max", "word_token", "lowercase",
+                                                  "max_tokens")})
+    distinct, flat = featurize_texts(model, texts), featurize_texts(model, texts, dedup=False)
+    assert flat.index is None  # one pass: each token's codes computed directly
+    for idx in [range(len(texts)), range(3, 9), [5], [4, 5], [2, 7, 3], [0, 2, 1, 3], [1, 1, 2]]:
+        want = model.embed.encode_bag(*_select(ids, offsets, list(idx)))
+        for feats in (distinct, flat):
+            batch = feats.encode(idx)
+            assert set(batch) == set(want) and all(torch.equal(batch[k], want[k]) for k in want), list(idx)
+
+
 def _select(ids, offsets, idx):
     parts = [ids[offsets[i]:offsets[i + 1]] for i in idx]
     return np.concatenate(parts), np.concatenate([[0], np.cumsum([len(p) for p in parts])])
@@ -241,3 +256,7 @@ def test_a_default_recipe_run_drops_its_resume_state_unless_asked_and_predicts_o
     slow = model.predict(words, top_k=2, explain=True)  # the padded path, token by token
     assert [r["label"] for r in fast] == [r["label"] for r in slow]
     np.testing.assert_allclose([r["score"] for r in fast], [r["score"] for r in slow], rtol=1e-5)
+    one = model.predict(words)  # top_k=1 builds its rows on its own route
+    assert [set(r) for r in one] == [{"text", "label", "score", "top"}] * len(words)
+    assert [(r["text"], r["label"], r["score"], r["top"]) for r in one] == \
+        [(r["text"], r["label"], r["score"], r["top"][:1]) for r in fast]
