@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import statistics
 import subprocess
@@ -88,7 +89,7 @@ def worker_zoo(args, warm: bool) -> dict:
 
             prof = cProfile.Profile()
             prof.runcall(trainer.fit, splits=splits)
-            pstats.Stats(prof, stream=sys.stderr).sort_stats("cumulative").print_stats(40)
+            pstats.Stats(prof, stream=sys.stderr).sort_stats(os.environ.get("SORT", "cumulative")).print_stats(int(os.environ.get("NSTATS", "40")))
         else:
             trainer.fit(splits=splits)
     return {**rates(clock.times, args.warmup), "maxrss_mib": _maxrss_mib()}
