@@ -260,3 +260,21 @@ def test_a_default_recipe_run_drops_its_resume_state_unless_asked_and_predicts_o
     assert [set(r) for r in one] == [{"text", "label", "score", "top"}] * len(words)
     assert [(r["text"], r["label"], r["score"], r["top"]) for r in one] == \
         [(r["text"], r["label"], r["score"], r["top"][:1]) for r in fast]
+
+
+def test_sorted_unique_sparse_rows_are_flagged_coalesced_and_others_coalesced_as_before():
+    from zoo_core.bag import unique_rows
+    from zoo_core.train.gradients import _flag_or_coalesce
+
+    values = torch.randn(4, 3)
+    for rows in ([0, 2, 5, 7], [7], [2, 0, 5, 7], [0, 2, 2, 7]):  # sorted unique, one, unsorted, a duplicate
+        grad = torch.sparse_coo_tensor(torch.tensor([rows]), values[:len(rows)], (9, 3))
+        got, want = _flag_or_coalesce(grad), grad.coalesce()
+        assert got.is_coalesced() and torch.equal(got._indices(), want._indices())
+        assert torch.equal(got._values(), want._values()) and torch.equal(got.to_dense(), grad.to_dense())
+    rng = np.random.default_rng(0)
+    for n, num_rows in [(0, 50), (3, 2**18), (4000, 2**18), (4000, 2**30), (200, 10)]:
+        bits = rng.integers(0, num_rows, (n, 4))
+        found, inverse = unique_rows(bits, num_rows)
+        want, want_inverse = np.unique(bits, return_inverse=True)
+        assert np.array_equal(found, want) and np.array_equal(inverse, want_inverse.reshape(-1))
