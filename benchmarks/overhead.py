@@ -5,12 +5,13 @@ same batches (the Trainer's own epoch-0 batches), in the same run. zoo should st
 
     .venv/bin/python benchmarks/overhead.py [--steps 300] [--repeats 3] [--out docs/benchmarks/overhead.md] [zoo overrides...]
 
-Each measurement runs in a fresh subprocess (the two alternate, ``--repeats`` times each;
-the table shows medians), so each one's peak memory is its own: ``ru_maxrss`` of that
+Each measurement runs in a fresh subprocess (the loops alternate, ``--repeats`` times each,
+the order rotating so that each loop runs first, second and third in turn; the table shows
+medians), so each one's peak memory is its own: ``ru_maxrss`` of that
 process (resource.getrusage), i.e. the peak resident set including the interpreter, torch,
 the data set and the model. The minimal loop's batches are encoded before it starts; the
-Trainer encodes each batch in its loop (the hash codes come from the embedder's cache), as
-it does in every real run, so that cost is part of zoo's overhead. Steps/s is measured
+Trainer encodes each batch in its loop (a slice of the featurised arrays and the batch's
+distinct rows), as it does in every real run, so that cost is part of zoo's overhead. Steps/s is measured
 between the end of step ``--warmup`` and the end of step ``--steps``: data loading, model
 building, validation and the final checkpoint are outside the window.
 """
@@ -154,7 +155,8 @@ def main(argv=None) -> None:
               f"--threads={args.threads}", f"--seed={args.seed}", *args.overrides]
     runs: dict[str, list[dict]] = {name: [] for name in LOOPS}
     for r in range(args.repeats):
-        for name in LOOPS:
+        names = list(LOOPS)
+        for name in names[r % len(names):] + names[:r % len(names)]:  # each loop takes each place in turn
             proc = subprocess.run([sys.executable, __file__, f"--worker={name}", *common], capture_output=True,
                                   text=True)
             if proc.returncode:
@@ -174,7 +176,7 @@ def main(argv=None) -> None:
     lines = [f"Framework overhead: recipe {run.recipe} ({parts}, dim {m.dim}, batch {run.train.batch_size}, "
              f"{m.optim.name}, clipping, warm-up + {run.train.schedule}) on word-level language ID (wordfreq top {args.words} x 42 languages), "
              f"steps {args.warmup + 1}-{args.steps} of epoch 0, {args.threads} thread(s), median of {args.repeats} "
-             f"alternating subprocess runs each. Steps per CPU-second (process time) is the primary figure: the "
+             f"alternating subprocess runs each (order rotated). Steps per CPU-second (process time) is the primary figure: the "
              f"machine is shared, and wall-clock rates move with other people's jobs.",
              f"Machine: {machine_line()}.",
              f"Overrides: `{' '.join(args.overrides) or '(none)'}`", "",
