@@ -41,10 +41,11 @@ def write_words(path: Path, words: int) -> int:
     return len(rows)
 
 
-def time_zoo(path: Path, out: Path, *overrides: str) -> tuple[float, int]:
+def time_zoo(path: Path, out: Path, *overrides: str, pythonpath: str | None = None) -> tuple[float, int]:
+    env = {**os.environ, "COLUMNS": "200", **({"PYTHONPATH": pythonpath} if pythonpath else {})}
     start = time.perf_counter()
     r = subprocess.run([*ZOO, f"data={path}", "threads=1", *overrides, "--out", str(out)], capture_output=True,
-                       text=True, env={**os.environ, "COLUMNS": "200"})
+                       text=True, env=env, cwd=pythonpath or None)
     seconds = time.perf_counter() - start
     if r.returncode:
         sys.exit(f"zoo train failed:\n{r.stderr[-3000:]}")
@@ -89,6 +90,8 @@ def main(argv=None) -> None:
     parser.add_argument("--rss-mb", type=float, help="instead: peak RSS of zoo train on a file of this size")
     parser.add_argument("--rss-steps", type=int, default=200)
     parser.add_argument("--out", type=Path)
+    parser.add_argument("--baseline", help="also time zoo from this PYTHONPATH (e.g. an older checkout laid out "
+                                           "as zoo_core/, zoo_plugins/, zoo_tools/, zoo_cli/), in the same run")
     parser.add_argument("overrides", nargs="*", help="zoo overrides")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
@@ -106,12 +109,15 @@ def main(argv=None) -> None:
         n = write_words(path, args.words)
         ft = time_fasttext(path, tmp)
         zoo, size = time_zoo(path, tmp / "run", *args.overrides)
+        base = time_zoo(path, tmp / "base", *args.overrides, pythonpath=args.baseline)[0] if args.baseline else None
         lines = [f"Whole `zoo train data=FILE threads=1` (a fresh process) vs fastText's training, 1 thread, on "
                  f"a {n:,}-word file (wordfreq top {args.words} x 42 languages). Load average {load_average()}.",
                  f"Machine: {machine_line()}. Overrides: `{' '.join(args.overrides) or '(none)'}`", "",
                  "| | seconds | / fastText |", "|---|---:|---:|",
                  f"| fastText train_supervised (char 1-4-grams, 25 epochs) | {ft:.1f} | 1.00 |",
-                 f"| zoo train (whole command) | {zoo:.1f} | {zoo / ft:.2f} |", "",
+                 f"| zoo train (whole command) | {zoo:.1f} | {zoo / ft:.2f} |",
+                 *([f"| zoo train, baseline code ({args.baseline}) | {base:.1f} | {base / ft:.2f} |"] if base else []),
+                 "",
                  f"The run folder zoo leaves: {size / 1e6:.1f} MB."]
         publish("\n".join(lines), args.out)
 
