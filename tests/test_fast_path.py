@@ -278,3 +278,18 @@ def test_sorted_unique_sparse_rows_are_flagged_coalesced_and_others_coalesced_as
         found, inverse = unique_rows(bits, num_rows)
         want, want_inverse = np.unique(bits, return_inverse=True)
         assert np.array_equal(found, want) and np.array_equal(inverse, want_inverse.reshape(-1))
+
+
+@pytest.mark.parametrize("num_bits,num_hashes", [(4, 4), (2, 4), (8, 3), (6, 4), (2**18, 4)])
+def test_bit_weights_are_first_occurrences_whatever_the_table_size(num_bits, num_hashes):
+    """A power-of-two table with no more hash functions than bits never repeats a bit (b is odd);
+    the weights are still those of the specification (1 for a bit's first occurrence)."""
+    tokens = [f"t{i}" for i in range(300)] + ["", "日本"]
+    ids = np.array([featurize.token_id(t) for t in tokens], dtype=np.uint64)
+    bits, weight = featurize.hash_bits(ids, num_bits, num_hashes, seed=3)
+    for t, row, w in zip(tokens, bits, weight):
+        want = featurize.token_bits_int(t, num_bits, num_hashes, 3)
+        assert row.tolist() == want
+        assert w.tolist() == [float(b not in want[:j]) for j, b in enumerate(want)]
+    if num_bits >= num_hashes and num_bits & (num_bits - 1) == 0:
+        assert weight.all()

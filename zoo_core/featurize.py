@@ -236,7 +236,7 @@ def hash_bits(ids: np.ndarray, num_bits: int, num_hashes: int, seed: int = 0,
         if j:
             mixed = mixed + b
         col = (mixed & (nb - _U(1)) if power_of_two else mixed % nb).view(np.int64)
-        if cols:
+        if cols and not (power_of_two and num_hashes <= num_bits):  # else (a + j b) mod 2^m differ: b is odd
             fresh = col != cols[0]
             for prev in cols[1:]:
                 fresh &= col != prev
