@@ -55,7 +55,7 @@ def time_zoo(path: Path, out: Path, *overrides: str, pythonpath: str | None = No
     seconds, cpu = time.perf_counter() - start, _children_cpu() - cpu
     if r.returncode:
         sys.exit(f"zoo train failed:\n{r.stderr[-3000:]}")
-    return seconds, sum(f.stat().st_size for f in out.rglob("*") if f.is_file()), cpu
+    return seconds, sum(f.stat().st_size for f in out.rglob("*") if f.is_file() and not f.is_symlink()), cpu
 
 
 def time_fasttext(path: Path, tmp: Path) -> tuple[float, float]:
