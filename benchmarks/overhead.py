@@ -4,13 +4,15 @@ same batches (the Trainer's own epoch-0 batches), in the same run. zoo should st
 10% of the minimal loop.
 
     .venv/bin/python benchmarks/overhead.py [--steps 300] [--repeats 3] [--out docs/benchmarks/overhead.md] [zoo overrides...]
+    .venv/bin/python benchmarks/overhead.py --parts --steps 60 --repeats 5   # CPU ms a step of the Trainer's pieces
 
-Each measurement runs in a fresh subprocess (the two alternate, ``--repeats`` times each;
-the table shows medians), so each one's peak memory is its own: ``ru_maxrss`` of that
+Each measurement runs in a fresh subprocess (the loops alternate, ``--repeats`` times each,
+the order rotating so that each loop runs first, second and third in turn; the table shows
+medians), so each one's peak memory is its own: ``ru_maxrss`` of that
 process (resource.getrusage), i.e. the peak resident set including the interpreter, torch,
 the data set and the model. The minimal loop's batches are encoded before it starts; the
-Trainer encodes each batch in its loop (the hash codes come from the embedder's cache), as
-it does in every real run, so that cost is part of zoo's overhead. Steps/s is measured
+Trainer encodes each batch in its loop (a slice of the featurised arrays and the batch's
+distinct rows), as it does in every real run, so that cost is part of zoo's overhead. Steps/s is measured
 between the end of step ``--warmup`` and the end of step ``--steps``: data loading, model
 building, validation and the final checkpoint are outside the window.
 """
@@ -18,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import statistics
 import subprocess
@@ -88,7 +91,7 @@ def worker_zoo(args, warm: bool) -> dict:
 
             prof = cProfile.Profile()
             prof.runcall(trainer.fit, splits=splits)
-            pstats.Stats(prof, stream=sys.stderr).sort_stats("cumulative").print_stats(40)
+            pstats.Stats(prof, stream=sys.stderr).sort_stats(os.environ.get("SORT", "cumulative")).print_stats(int(os.environ.get("NSTATS", "40")))
         else:
             trainer.fit(splits=splits)
     return {**rates(clock.times, args.warmup), "maxrss_mib": _maxrss_mib()}
@@ -129,6 +132,61 @@ def worker_minimal(args) -> dict:
     return {**rates(times, args.warmup), "maxrss_mib": _maxrss_mib()}
 
 
+def step_parts(args) -> None:
+    """CPU ms a step of the pieces, in one process on one prepared Trainer and the same batches,
+    interleaved (``--parts``): the hand loop's body, the Trainer's step on batches encoded
+    beforehand, encoding inline, on the prefetch thread, and encoding alone."""
+    import torch
+
+    from zoo_core.train.gradients import clip_gradients
+    from zoo_core.train.loop import Trainer
+    from zoo_core.train.prefetch import Prefetcher
+
+    run, splits = _setup(args)
+    with tempfile.TemporaryDirectory() as tmp:
+        tr = Trainer(run, Path(tmp) / "m", progress=False)
+        tr.prepare(splits)
+    batches, n = tr.task.batches(tr.training_set, 0), args.steps
+    model, opt, sched = tr.model, tr.optimizer, tr.scheduler
+    model.train()
+    pre = [(tr.train_features.encode(b), torch.tensor([tr.train_y[i] for i in b])) for b in batches[:n]]
+
+    def hand():
+        for inputs, target in pre:
+            loss = model.loss(model(inputs), target)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            clip_gradients(model, run.train.clip)
+            opt.step()
+            sched.step()
+
+    def prefetched():
+        fetch = Prefetcher(lambda b: tr._encode_batch(batches[b]), 0, n, threaded=True)
+        for b in range(n):
+            tr._train_step(*fetch.get(b))
+        fetch.close()
+
+    fns = {"hand-written loop, batches encoded beforehand": hand,
+           "Trainer step, batches encoded beforehand": lambda: [tr._train_step(batches[b], 1.0, pre[b][0])
+                                                                for b in range(n)],
+           "Trainer step, encoding inline (what it runs for featurised ids)":
+               lambda: [tr._train_step(*tr._encode_batch(batches[b])) for b in range(n)],
+           "Trainer step, encoding on the prefetch thread": prefetched,
+           "encoding alone": lambda: [tr._encode_batch(batches[b]) for b in range(n)]}
+    times: dict[str, list[float]] = {name: [] for name in fns}
+    for fn in fns.values():
+        fn()
+    for _ in range(args.repeats):
+        for name, fn in fns.items():
+            start = time.process_time()
+            fn()
+            times[name].append((time.process_time() - start) / n * 1e3)
+    lines = [f"CPU ms a step, {n} steps of epoch 0, median of {args.repeats} interleaved rounds; "
+             f"{machine_line()}", "", "| | CPU ms a step |", "|---|---:|"]
+    lines += [f"| {name} | {statistics.median(t):.2f} |" for name, t in times.items()]
+    publish("\n".join(lines), args.out)
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--steps", type=int, default=300, help="optimizer steps per measurement")
@@ -140,8 +198,13 @@ def main(argv=None) -> None:
     parser.add_argument("--out", type=Path, help="also write the table as Markdown here")
     parser.add_argument("--worker", choices=list(LOOPS), help=argparse.SUPPRESS)
     parser.add_argument("--profile", action="store_true", help="cProfile one zoo run (warm codes) to stderr")
+    parser.add_argument("--parts", action="store_true", help="instead: CPU ms a step of the Trainer's pieces "
+                                                             "(--steps of them, --repeats rounds)")
     parser.add_argument("overrides", nargs="*", help="zoo overrides on top of the default recipe")
     args = parser.parse_args(argv)
+    if args.parts:
+        step_parts(args)
+        return
     if args.profile:
         print(json.dumps(worker_zoo(args, warm=True)))
         return
@@ -153,7 +216,8 @@ def main(argv=None) -> None:
               f"--threads={args.threads}", f"--seed={args.seed}", *args.overrides]
     runs: dict[str, list[dict]] = {name: [] for name in LOOPS}
     for r in range(args.repeats):
-        for name in LOOPS:
+        names = list(LOOPS)
+        for name in names[r % len(names):] + names[:r % len(names)]:  # each loop takes each place in turn
             proc = subprocess.run([sys.executable, __file__, f"--worker={name}", *common], capture_output=True,
                                   text=True)
             if proc.returncode:
@@ -173,7 +237,7 @@ def main(argv=None) -> None:
     lines = [f"Framework overhead: recipe {run.recipe} ({parts}, dim {m.dim}, batch {run.train.batch_size}, "
              f"{m.optim.name}, clipping, warm-up + {run.train.schedule}) on word-level language ID (wordfreq top {args.words} x 42 languages), "
              f"steps {args.warmup + 1}-{args.steps} of epoch 0, {args.threads} thread(s), median of {args.repeats} "
-             f"alternating subprocess runs each. Steps per CPU-second (process time) is the primary figure: the "
+             f"alternating subprocess runs each (order rotated). Steps per CPU-second (process time) is the primary figure: the "
              f"machine is shared, and wall-clock rates move with other people's jobs.",
              f"Machine: {machine_line()}.",
              f"Overrides: `{' '.join(args.overrides) or '(none)'}`", "",

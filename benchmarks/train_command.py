@@ -41,26 +41,34 @@ def write_words(path: Path, words: int) -> int:
     return len(rows)
 
 
-def time_zoo(path: Path, out: Path, *overrides: str) -> tuple[float, int]:
-    start = time.perf_counter()
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def time_zoo(path: Path, out: Path, *overrides: str, pythonpath: str | None = None) -> tuple[float, int, float]:
+    """(wall seconds, bytes of the run folder, CPU seconds of the process)."""
+    env = {**os.environ, "COLUMNS": "200", **({"PYTHONPATH": pythonpath} if pythonpath else {})}
+    start, cpu = time.perf_counter(), _children_cpu()
     r = subprocess.run([*ZOO, f"data={path}", "threads=1", *overrides, "--out", str(out)], capture_output=True,
-                       text=True, env={**os.environ, "COLUMNS": "200"})
-    seconds = time.perf_counter() - start
+                       text=True, env=env, cwd=pythonpath or None)
+    seconds, cpu = time.perf_counter() - start, _children_cpu() - cpu
     if r.returncode:
         sys.exit(f"zoo train failed:\n{r.stderr[-3000:]}")
-    return seconds, sum(f.stat().st_size for f in out.rglob("*") if f.is_file())
+    return seconds, sum(f.stat().st_size for f in out.rglob("*") if f.is_file() and not f.is_symlink()), cpu
 
 
-def time_fasttext(path: Path, tmp: Path) -> float:
+def time_fasttext(path: Path, tmp: Path) -> tuple[float, float]:
+    """(wall seconds, CPU seconds) of fastText's training (in this process, one thread)."""
     import fasttext
 
     lines = path.read_text(encoding="utf-8").splitlines()[1:]
     ft = tmp / "ft.txt"
     ft.write_text("".join(f"__label__{l} {t.lower()}\n" for t, l in (x.split("\t") for x in lines)), encoding="utf-8")
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     fasttext.train_supervised(str(ft), minn=1, maxn=4, dim=64, epoch=25, lr=0.5, wordNgrams=1, thread=1, verbose=0,
                               seed=0)
-    return time.perf_counter() - start
+    return time.perf_counter() - start, time.process_time() - cpu
 
 
 def write_sentences(path: Path, megabytes: float, words: int = 2000) -> int:
@@ -89,6 +97,8 @@ def main(argv=None) -> None:
     parser.add_argument("--rss-mb", type=float, help="instead: peak RSS of zoo train on a file of this size")
     parser.add_argument("--rss-steps", type=int, default=200)
     parser.add_argument("--out", type=Path)
+    parser.add_argument("--baseline", help="also time zoo from this PYTHONPATH (e.g. an older checkout laid out "
+                                           "as zoo_core/, zoo_plugins/, zoo_tools/, zoo_cli/), in the same run")
     parser.add_argument("overrides", nargs="*", help="zoo overrides")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
@@ -96,7 +106,7 @@ def main(argv=None) -> None:
         if args.rss_mb:
             path = tmp / "big.tsv"
             n = write_sentences(path, args.rss_mb)
-            seconds, _ = time_zoo(path, tmp / "run", f"train.max_steps={args.rss_steps}", *args.overrides)
+            seconds, _, _ = time_zoo(path, tmp / "run", f"train.max_steps={args.rss_steps}", *args.overrides)
             rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
             publish(f"`zoo train` on a {path.stat().st_size / 1e6:.1f} MB file ({n:,} lines of 8 words), "
                     f"{args.rss_steps} steps: peak RSS {rss:,.0f} MiB, {seconds:.0f} s. Load average "
@@ -104,15 +114,20 @@ def main(argv=None) -> None:
             return
         path = tmp / "words.tsv"
         n = write_words(path, args.words)
-        ft = time_fasttext(path, tmp)
-        zoo, size = time_zoo(path, tmp / "run", *args.overrides)
+        ft, ft_cpu = time_fasttext(path, tmp)
+        zoo, size, zoo_cpu = time_zoo(path, tmp / "run", *args.overrides)
+        base = time_zoo(path, tmp / "base", *args.overrides, pythonpath=args.baseline) if args.baseline else None
         lines = [f"Whole `zoo train data=FILE threads=1` (a fresh process) vs fastText's training, 1 thread, on "
-                 f"a {n:,}-word file (wordfreq top {args.words} x 42 languages). Load average {load_average()}.",
+                 f"a {n:,}-word file (wordfreq top {args.words} x 42 languages). Load average {load_average()}. "
+                 f"CPU seconds (user + system of the process; fastText's in-process training) move less with "
+                 f"other people's jobs than wall-clock seconds.",
                  f"Machine: {machine_line()}. Overrides: `{' '.join(args.overrides) or '(none)'}`", "",
-                 "| | seconds | / fastText |", "|---|---:|---:|",
-                 f"| fastText train_supervised (char 1-4-grams, 25 epochs) | {ft:.1f} | 1.00 |",
-                 f"| zoo train (whole command) | {zoo:.1f} | {zoo / ft:.2f} |", "",
-                 f"The run folder zoo leaves: {size / 1e6:.1f} MB."]
+                 "| | CPU seconds | / fastText | wall seconds | / fastText |", "|---|---:|---:|---:|---:|",
+                 f"| fastText train_supervised (char 1-4-grams, 25 epochs) | {ft_cpu:.1f} | 1.00 | {ft:.1f} | 1.00 |",
+                 f"| zoo train (whole command) | {zoo_cpu:.1f} | {zoo_cpu / ft_cpu:.2f} | {zoo:.1f} | {zoo / ft:.2f} |",
+                 *([f"| zoo train, baseline code ({args.baseline}) | {base[2]:.1f} | {base[2] / ft_cpu:.2f} | "
+                    f"{base[0]:.1f} | {base[0] / ft:.2f} |"] if base else []),
+                 "", f"The run folder zoo leaves: {size / 1e6:.1f} MB."]
         publish("\n".join(lines), args.out)
 
 

@@ -173,3 +173,28 @@ def test_token_dropout_hides_tokens_in_training_only():
     hidden = (out["states"][0].abs().sum(-1) == 0)
     assert 0 < int(hidden.sum()) < 6  # some, never all, tokens of the long sequence are hidden
     assert out["states"][1, 0].abs().sum() > 0  # a one-token sequence keeps its token
+
+
+def test_tensors_are_streamed_to_a_safetensors_file_that_loads_equal_and_is_reproducible(tmp_path):
+    """atomic_save_tensors writes each tensor from its own memory (no copies); the file is one
+    safetensors reads, with every dtype, shape (0-d, empty) and the metadata, and the same
+    tensors give the same bytes whatever their order."""
+    import torch
+    from safetensors import safe_open
+    from safetensors.torch import load_file
+
+    from zoo_core.checkpoint import atomic_save_tensors
+
+    table = torch.randn(6, 4)
+    tensors = {"w": table[1:4], "b": torch.randn(3).double(), "i": torch.arange(4), "flag": torch.tensor([True, False]),
+               "scalar": torch.tensor(2.5), "empty": torch.zeros(0, 4), "h": torch.randn(3).half(),
+               "bf": torch.randn(2).bfloat16(), "u": torch.tensor([1, 2], dtype=torch.uint8)}
+    atomic_save_tensors(tmp_path / "a.safetensors", tensors, {"z": "1", "a": "2"})
+    atomic_save_tensors(tmp_path / "b.safetensors", dict(reversed(list(tensors.items()))), {"a": "2", "z": "1"})
+    assert (tmp_path / "a.safetensors").read_bytes() == (tmp_path / "b.safetensors").read_bytes()
+    got = load_file(tmp_path / "a.safetensors")
+    assert set(got) == set(tensors)
+    for k, v in tensors.items():
+        assert got[k].dtype == v.dtype and torch.equal(got[k], v), k
+    with safe_open(tmp_path / "a.safetensors", "pt") as f:
+        assert f.metadata() == {"a": "2", "z": "1"}

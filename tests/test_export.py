@@ -1,6 +1,8 @@
 """zoo export: ONNX (onnxruntime) and TorchScript artefacts reproduce zoo's logits on batches
 of other shapes than the export example; a component that cannot be exported is named in
 one line; the pure-Python deployment example in docs/deploy.md reproduces zoo's predictions."""
+import importlib.util
+import json
 import re
 from pathlib import Path
 
@@ -10,6 +12,7 @@ import torch
 
 import zoo_core
 from zoo_core.errors import ZooError
+from zoo_tools import bag_export
 from zoo_tools.export import export, input_names, load_artefact
 
 from helpers import run_zoo
@@ -49,16 +52,52 @@ def onnx_export(tmp_path_factory):
     return model, path, meta
 
 
-def test_onnx_matches_zoo_with_dynamic_batch_and_length(onnx_export):
-    model, path, meta = onnx_export
+def test_onnx_bag_graph_matches_zoo_with_dynamic_batch_and_length(onnx_export):
+    model, path, meta = onnx_export  # the default model: a bag model (no mixer, mean pooling)
     artefact, info = load_artefact(path)
-    assert [i["name"] for i in info["inputs"]] == ["bits", "bit_weight", "mask"]
-    assert info["inputs"][0]["shape"][:2] == ["batch", "tokens"]
+    assert info["graph"] == "bag" and info["pooling"] == "mean"
+    assert [i["name"] for i in info["inputs"]] == ["bag_bits", "bag_text", "bag_scale"]
+    assert [i["shape"] for i in info["inputs"]] == [["tokens", 4], ["tokens"], ["batch"]]
     assert info["labels"] == LABELS and info["embed"]["name"] == "hash"
     for batch in BATCHES:
-        got, want = artefact_logits(model, artefact, batch), zoo_logits(model, batch)
+        got, want = artefact(*bag_export.example(model, batch)), zoo_logits(model, batch)
         assert got.shape == want.shape
         np.testing.assert_allclose(got, want, atol=1e-4, rtol=1e-4)
+
+
+def test_onnx_padded_graph_of_a_sequence_model_matches_zoo(tmp_path):
+    pytest.importorskip("onnxscript")
+    model = small_model("mixer=lambda", "embed.num_bits=512")
+    path, _ = export(model, "onnx", tmp_path / "m.onnx")
+    artefact, info = load_artefact(path)
+    assert info["graph"] == "padded" and [i["name"] for i in info["inputs"]] == ["bits", "bit_weight", "mask"]
+    assert info["inputs"][0]["shape"][:2] == ["batch", "tokens"]
+    for batch in BATCHES:
+        np.testing.assert_allclose(artefact_logits(model, artefact, batch), zoo_logits(model, batch),
+                                   atol=1e-4, rtol=1e-4)
+
+
+def test_onnx_bag_graph_with_numpy_featurizer_gives_zoos_probabilities(tmp_path):
+    """num_bits=13 with 4 hashes: many tokens repeat a bit (weight 0 -> the graph's zero row)."""
+    pytest.importorskip("onnxscript")
+    ort = pytest.importorskip("onnxruntime")
+    model = small_model("embed.num_bits=13", "embed.num_hashes=4", "tokenizer.max_tokens=30")
+    with torch.no_grad():
+        model.head.bias.add_(torch.arange(5.0))  # a bias that matters: scores differ by label
+    path, meta_path = export(model, "onnx", tmp_path / "m.onnx")
+    meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    spec = importlib.util.spec_from_file_location("featurize_copy", tmp_path / meta["featurizer"])
+    featurize_copy = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(featurize_copy)
+    texts = TEXTS + ["a", "ab " * 40, "  ", "z"]  # empty, one token, truncated to max_tokens, whitespace only
+    inputs = featurize_copy.Featurizer(meta)(texts)
+    assert (inputs["bag_bits"] == 13).any()  # repeated bits point at the zero row
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    probs = torch.from_numpy(session.run(["logits"], inputs)[0]).softmax(-1)
+    want = model.predict(texts, top_k=5)
+    for p, row in zip(probs, want):
+        np.testing.assert_allclose([p[LABELS.index(label)] for label, _ in row["top"]], [q for _, q in row["top"]],
+                                   atol=1e-5, rtol=0)
 
 
 def test_torchscript_matches_zoo_and_cli_writes_it(tmp_path):

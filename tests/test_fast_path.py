@@ -204,6 +204,21 @@ def test_features_are_compact_arrays_and_batches_are_their_slices():
     assert all(torch.equal(batch[k], want[k]) for k in want)
 
 
+def test_batches_of_consecutive_texts_are_slices_equal_to_gathered_batches():
+    model = bag_model()
+    texts = ODD + ["bonjour", "a b c d e f g"]
+    ids, offsets = featurize.token_ids(texts, **{k: getattr(model.run.tokenizer, k) for k in
+                                                 ("unit", "ngram_min", "ngram_max", "word_token", "lowercase",
+                                                  "max_tokens")})
+    distinct, flat = featurize_texts(model, texts), featurize_texts(model, texts, dedup=False)
+    assert flat.index is None  # one pass: each token's codes computed directly
+    for idx in [range(len(texts)), range(3, 9), [5], [4, 5], [2, 7, 3], [0, 2, 1, 3], [1, 1, 2]]:
+        want = model.embed.encode_bag(*_select(ids, offsets, list(idx)))
+        for feats in (distinct, flat):
+            batch = feats.encode(idx)
+            assert set(batch) == set(want) and all(torch.equal(batch[k], want[k]) for k in want), list(idx)
+
+
 def _select(ids, offsets, idx):
     parts = [ids[offsets[i]:offsets[i + 1]] for i in idx]
     return np.concatenate(parts), np.concatenate([[0], np.cumsum([len(p) for p in parts])])
@@ -241,3 +256,40 @@ def test_a_default_recipe_run_drops_its_resume_state_unless_asked_and_predicts_o
     slow = model.predict(words, top_k=2, explain=True)  # the padded path, token by token
     assert [r["label"] for r in fast] == [r["label"] for r in slow]
     np.testing.assert_allclose([r["score"] for r in fast], [r["score"] for r in slow], rtol=1e-5)
+    one = model.predict(words)  # top_k=1 builds its rows on its own route
+    assert [set(r) for r in one] == [{"text", "label", "score", "top"}] * len(words)
+    assert [(r["text"], r["label"], r["score"], r["top"]) for r in one] == \
+        [(r["text"], r["label"], r["score"], r["top"][:1]) for r in fast]
+
+
+def test_sorted_unique_sparse_rows_are_flagged_coalesced_and_others_coalesced_as_before():
+    from zoo_core.bag import unique_rows
+    from zoo_core.train.gradients import _flag_or_coalesce
+
+    values = torch.randn(4, 3)
+    for rows in ([0, 2, 5, 7], [7], [2, 0, 5, 7], [0, 2, 2, 7]):  # sorted unique, one, unsorted, a duplicate
+        grad = torch.sparse_coo_tensor(torch.tensor([rows]), values[:len(rows)], (9, 3))
+        got, want = _flag_or_coalesce(grad), grad.coalesce()
+        assert got.is_coalesced() and torch.equal(got._indices(), want._indices())
+        assert torch.equal(got._values(), want._values()) and torch.equal(got.to_dense(), grad.to_dense())
+    rng = np.random.default_rng(0)
+    for n, num_rows in [(0, 50), (3, 2**18), (4000, 2**18), (4000, 2**30), (200, 10)]:
+        bits = rng.integers(0, num_rows, (n, 4))
+        found, inverse = unique_rows(bits, num_rows)
+        want, want_inverse = np.unique(bits, return_inverse=True)
+        assert np.array_equal(found, want) and np.array_equal(inverse, want_inverse.reshape(-1))
+
+
+@pytest.mark.parametrize("num_bits,num_hashes", [(4, 4), (2, 4), (8, 3), (6, 4), (2**18, 4)])
+def test_bit_weights_are_first_occurrences_whatever_the_table_size(num_bits, num_hashes):
+    """A power-of-two table with no more hash functions than bits never repeats a bit (b is odd);
+    the weights are still those of the specification (1 for a bit's first occurrence)."""
+    tokens = [f"t{i}" for i in range(300)] + ["", "日本"]
+    ids = np.array([featurize.token_id(t) for t in tokens], dtype=np.uint64)
+    bits, weight = featurize.hash_bits(ids, num_bits, num_hashes, seed=3)
+    for t, row, w in zip(tokens, bits, weight):
+        want = featurize.token_bits_int(t, num_bits, num_hashes, 3)
+        assert row.tolist() == want
+        assert w.tolist() == [float(b not in want[:j]) for j, b in enumerate(want)]
+    if num_bits >= num_hashes and num_bits & (num_bits - 1) == 0:
+        assert weight.all()

@@ -11,6 +11,7 @@ Outputs: the ZooModel dict with ``states``, ``mask`` and ``weights`` None.
 """
 from __future__ import annotations
 
+import numpy as np
 import torch
 from torch import Tensor
 
@@ -24,6 +25,22 @@ def bag_capable(model) -> bool:
             and callable(getattr(model.embed, "bag", None)) and callable(getattr(model.embed, "encode_bag", None))
             and getattr(model.embed, "id_layout", None) is not None
             and getattr(model.loss, "uses_states", True) is False)
+
+
+def unique_rows(rows: np.ndarray, num_rows: int) -> tuple[np.ndarray, np.ndarray]:
+    """``np.unique(rows, return_inverse=True)`` (sorted distinct rows, each entry's index among
+    them, flat) for integer rows in [0, num_rows): by marking a table of ``num_rows`` flags when
+    that is small next to the batch (no sort; ~3x faster for a batch's bits in a 2^18-row table)."""
+    flat = rows.reshape(-1)
+    if num_rows > 64 * len(flat) + 4096:
+        found, inverse = np.unique(flat, return_inverse=True)
+        return found, inverse.reshape(-1)
+    seen = np.zeros(num_rows, dtype=bool)
+    seen[flat] = True
+    found = np.flatnonzero(seen)
+    where = np.empty(num_rows, dtype=np.int64)
+    where[found] = np.arange(len(found))
+    return found, where[flat]
 
 
 def token_weights(offsets: Tensor, mode: str, drop: float = 0.0, dtype: torch.dtype | None = None) -> Tensor:

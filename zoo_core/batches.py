@@ -41,7 +41,8 @@ class TokenFeatures:
 
 
 class IdFeatures:
-    """Flat token ids: ``index`` (int32 rows of ``table``), ``offsets`` (int64, len+1)."""
+    """Flat token ids: ``index`` (int32 rows of ``table``; None: token i is row i), ``offsets``
+    (int64, len+1)."""
 
     def __init__(self, model, index: np.ndarray, offsets: np.ndarray, table: np.ndarray, bag: bool):
         self.embed, self.index, self.offsets, self.table, self.bag = model.embed, index, offsets, table, bag
@@ -52,8 +53,16 @@ class IdFeatures:
         return len(self.offsets) - 1
 
     def encode(self, idx):
-        pos, offsets = gather_texts(self.offsets, np.asarray(idx, dtype=np.int64))
-        rows = self.index[pos]
+        idx = np.asarray(idx, dtype=np.int64)
+        if len(idx) and idx[-1] - idx[0] == len(idx) - 1 and (len(idx) < 3 or (np.diff(idx) == 1).all()):
+            lo, hi = int(self.offsets[idx[0]]), int(self.offsets[idx[-1] + 1])  # consecutive texts: a slice
+            offsets = self.offsets[idx[0]:idx[-1] + 2] - lo
+            if self.index is None:
+                return self.embed.encode_codes(tuple(c[lo:hi] for c in self.codes), offsets, self.bag)
+            rows = self.index[lo:hi]
+        else:
+            pos, offsets = gather_texts(self.offsets, idx)
+            rows = pos if self.index is None else self.index[pos]
         return self.embed.encode_codes(tuple(c[rows] for c in self.codes), offsets, self.bag)
 
 
@@ -74,7 +83,7 @@ def featurize_texts(model, texts: list[str], tokenizer: TokenizerConfig | None =
     if not dedup:
         ids, offsets = token_ids(texts, cfg.unit, cfg.ngram_min, cfg.ngram_max, cfg.word_token, cfg.lowercase,
                                  cfg.max_tokens)
-        return IdFeatures(model, np.arange(len(ids), dtype=np.int64), offsets, ids, bag)
+        return IdFeatures(model, None, offsets, ids, bag)
     tables, indices, offsets, base, total = [], [], [np.zeros(1, dtype=np.int64)], 0, 0
     for start in range(0, len(texts), CHUNK):
         ids, off = token_ids(texts[start:start + CHUNK], cfg.unit, cfg.ngram_min, cfg.ngram_max, cfg.word_token,

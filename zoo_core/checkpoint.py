@@ -41,14 +41,17 @@ def sha256_file(path: Path) -> str:
     return h.hexdigest()
 
 
-def atomic_write_bytes(path: Path, data: bytes) -> None:
+def atomic_write_bytes(path: Path, data) -> None:
+    """Write ``data`` (bytes, or a list of byte buffers written one after another) to ``path``
+    atomically (a temporary file, fsync, rename)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         os.fchmod(fd, 0o666 & ~_umask())  # mkstemp's 0600 would make checkpoints private, unlike the rest
         with os.fdopen(fd, "wb") as f:
-            f.write(data)
+            for chunk in ([data] if isinstance(data, (bytes, bytearray, memoryview)) else data):
+                f.write(chunk)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
@@ -69,10 +72,33 @@ def atomic_write_json(path: Path, obj: Any) -> None:
 
 
 def atomic_save_tensors(path: Path, tensors: dict, metadata_: dict[str, str] | None = None) -> None:
-    from safetensors.torch import save
+    """Write ``tensors`` as one safetensors file, atomically, streaming each tensor's bytes from
+    its own memory (no copy of the tensors: a save of a large table and its optimizer state
+    used to hold three). Reproducible: the same tensors give the same bytes."""
+    import sys
 
-    data = {k: v.detach().to("cpu").clone().contiguous() for k, v in pack_sparse(tensors).items()}
-    atomic_write_bytes(path, canonical_safetensors(save(data, metadata=metadata_)))
+    import torch
+
+    data = {k: v.detach().to("cpu").contiguous() for k, v in pack_sparse(tensors).items()}
+    if sys.byteorder != "little" or any(_safetensors_dtype(v.dtype) is None for v in data.values()):
+        from safetensors.torch import save  # safetensors' own writer (it copies): a dtype not listed here
+
+        data = {k: v.clone() for k, v in data.items()}
+        return atomic_write_bytes(path, canonical_safetensors(save(data, metadata=metadata_)))
+    # largest items first, then by name: every tensor starts aligned to its item size
+    order = sorted(data, key=lambda k: (-data[k].element_size(), k))
+    header: dict[str, Any] = {"__metadata__": dict(sorted(metadata_.items()))} if metadata_ else {}
+    offset = 0
+    for k in order:
+        size = data[k].numel() * data[k].element_size()
+        header[k] = {"dtype": _safetensors_dtype(data[k].dtype), "shape": list(data[k].shape),
+                     "data_offsets": [offset, offset + size]}
+        offset += size
+    text = json.dumps(header, separators=(",", ":")).encode("utf-8")
+    text += b" " * (-len(text) % 8)
+    chunks = [len(text).to_bytes(8, "little") + text]
+    chunks += [data[k].reshape(-1).view(torch.uint8).numpy() for k in order if data[k].numel()]
+    atomic_write_bytes(path, chunks)
 
 
 def canonical_safetensors(blob: bytes) -> bytes:
@@ -85,6 +111,19 @@ def canonical_safetensors(blob: bytes) -> bytes:
     text = json.dumps(header, separators=(",", ":")).encode("utf-8")
     text += b" " * (-len(text) % 8)
     return len(text).to_bytes(8, "little") + text + blob[8 + n:]
+
+
+_DTYPE_NAMES: dict = {}  # torch dtype -> safetensors' name, filled on first use (torch stays unimported)
+
+
+def _safetensors_dtype(dtype) -> str | None:
+    if not _DTYPE_NAMES:
+        import torch
+
+        names = {"F64": "float64", "F32": "float32", "F16": "float16", "BF16": "bfloat16", "I64": "int64",
+                 "I32": "int32", "I16": "int16", "I8": "int8", "U8": "uint8", "BOOL": "bool"}
+        _DTYPE_NAMES.update({getattr(torch, t): n for n, t in names.items()})
+    return _DTYPE_NAMES.get(dtype)
 
 
 SPARSE = "::sparse_"

@@ -236,7 +236,7 @@ def hash_bits(ids: np.ndarray, num_bits: int, num_hashes: int, seed: int = 0,
         if j:
             mixed = mixed + b
         col = (mixed & (nb - _U(1)) if power_of_two else mixed % nb).view(np.int64)
-        if cols:
+        if cols and not (power_of_two and num_hashes <= num_bits):  # else (a + j b) mod 2^m differ: b is odd
             fresh = col != cols[0]
             for prev in cols[1:]:
                 fresh &= col != prev
@@ -267,12 +267,29 @@ def gather_texts(offsets: np.ndarray, idx: np.ndarray) -> tuple[np.ndarray, np.n
     return pos, new
 
 
+def bag_inputs(bits: np.ndarray, weight: np.ndarray, offsets: np.ndarray, num_bits: int,
+               pooling: str = "mean") -> dict[str, np.ndarray]:
+    """The inputs of an exported bag-form graph (docs/deploy.md) from the tokens' (bits, bit
+    weights) and offsets: ``bag_bits`` (N, k) int64, a repeated bit (weight 0) pointing to row
+    ``num_bits`` (the graph's zero row); ``bag_text`` (N,) int64, each token's text;
+    ``bag_scale`` (B,) float32, 1/length for mean pooling (1 for sum)."""
+    lengths = np.diff(offsets)
+    bits = np.where(weight == 0, num_bits, bits) if not weight.all() else bits
+    scale = (1.0 / np.maximum(lengths, 1)) if pooling == "mean" else np.ones(len(lengths))
+    return {"bag_bits": np.ascontiguousarray(bits, dtype=np.int64),
+            "bag_text": np.repeat(np.arange(len(lengths), dtype=np.int64), lengths),
+            "bag_scale": scale.astype(np.float32)}
+
+
 class Featurizer:
     """Texts -> the ONNX inputs of an exported ``hash``-embedder model, from its ``FILE.json``
-    (``meta["tokenizer"]``, ``meta["embed"]["config"]``): bits, bit_weight, mask, padded."""
+    (``meta["tokenizer"]``, ``meta["embed"]["config"]``, ``meta["graph"]``): for a ``bag`` graph
+    the flat ``bag_inputs``, else bits, bit_weight, mask, padded."""
 
     def __init__(self, meta: dict):
         self.tok, self.cfg = meta["tokenizer"], meta["embed"]["config"]
+        self.bag = meta.get("graph") == "bag"
+        self.pooling = meta.get("pooling", "mean")
         if self.cfg.get("hash", "blake2b") != "fnv1a64":
             raise ValueError("this featurizer computes hash=fnv1a64 codes; the model uses blake2b: "
                              "retrain it (new runs default to fnv1a64) or use zoo")
@@ -282,5 +299,7 @@ class Featurizer:
         ids, offsets = token_ids(texts, t["unit"], t["ngram_min"], t["ngram_max"], t["word_token"], t["lowercase"],
                                  t["max_tokens"])
         bits, weight = hash_bits(ids, c["num_bits"], c["num_hashes"], c["seed"])
+        if self.bag:
+            return bag_inputs(bits, weight, offsets, c["num_bits"], self.pooling)
         bits_p, mask = pad(bits, offsets)
         return {"bits": bits_p, "bit_weight": pad(weight, offsets)[0], "mask": mask}

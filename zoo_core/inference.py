@@ -89,6 +89,9 @@ def predict(model, texts: list[str], top_k: int = 1, explain: bool = False, batc
         features = featurize_texts(model, texts, dedup=False)
         bags = getattr(features, "bag", False)  # no padding: large batches cost nothing extra
         probs = class_probabilities(model, features, max(batch_size, 4096) if bags else batch_size)
+        if top_k == 1 and len(texts):
+            p, idx = probs.max(-1)
+            return _rows(texts, labels, p.unsqueeze(-1).numpy(), idx.unsqueeze(-1).numpy())
         p, idx = probs.topk(top_k, dim=-1) if len(texts) else (probs, probs.long())
         return _rows(texts, labels, p.numpy(), idx.numpy())
     tok = Tokenizer(model.run.tokenizer)
@@ -112,9 +115,12 @@ def predict(model, texts: list[str], top_k: int = 1, explain: bool = False, batc
 def _rows(texts: list[str], labels: list[str], p, idx) -> list[dict]:
     """One result dict per text, made with the garbage collector paused (featurize.gc_paused)."""
     with gc_paused():
-        p, idx = p.tolist(), idx.tolist()
-        return [{"text": text, "label": labels[i[0]], "score": q[0], "top": [(labels[a], b) for a, b in zip(i, q)]}
-                for text, q, i in zip(texts, p, idx)]
+        if p.shape[1] == 1:  # one label each: no inner loop (a comprehension per text costs a frame)
+            names = [labels[i] for i in idx[:, 0].tolist()]
+            return [{"text": text, "label": name, "score": q, "top": [(name, q)]}
+                    for text, name, q in zip(texts, names, p[:, 0].tolist())]
+        tops = [list(zip(map(labels.__getitem__, i), q)) for q, i in zip(p.tolist(), idx.tolist())]
+        return [{"text": text, "label": top[0][0], "score": top[0][1], "top": top} for text, top in zip(texts, tops)]
 
 
 def _token_weights(weights, j: int, n: int) -> list[float] | None:

@@ -11,6 +11,10 @@ The exported graph starts after numericalisation: it takes the tensors the embed
     char_cnn   chars (B, T, L) int64, mask (B, T) bool
     char_pos   chars (B, T, L) int64, mask (B, T) bool
 
+An ONNX export of a bag model (``hash`` embedder, no mixer, mean pooling: the default recipe)
+takes the flat bag form instead (``zoo_tools.bag_export``: bag_bits, bag_text, bag_scale; no
+padding); ``FILE.json``'s ``graph`` says which form ("bag" or "padded").
+
 Text -> tokens -> those tensors stays outside the graph; ``export`` writes everything a
 deployment needs to reproduce it without zoo next to the model (``FILE.json``: tokenizer
 config, labels, the embedder's name, config and JSON state, the input order) and, for an
@@ -39,6 +43,8 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 
 from zoo_core.errors import ZooError
+
+from . import bag_export
 
 FORMATS = ("onnx", "torchscript")
 SUFFIX = {"onnx": ".onnx", "torchscript": ".torchscript"}
@@ -320,17 +326,18 @@ def _blame(model, fmt: str, tmp: Path, whole: str) -> str:
 
 
 # ---- the entry point -------------------------------------------------------------------
-def metadata(model, fmt: str, names: list[str], axes) -> dict[str, Any]:
+def metadata(model, fmt: str, names: list[str], axes, example: tuple[Tensor, ...], graph: str) -> dict[str, Any]:
     """What a deployment needs besides the graph: tokenizer, labels, numericalisation, inputs."""
     from zoo_core.checkpoint import zoo_version
 
     run = getattr(model, "run_spec", None)
     tokenizer = run.tokenizer.model_dump(mode="json") if run is not None else None
-    example = dict(zip(names, _encoded(model, names, EXAMPLE)))
-    return {
+    example = dict(zip(names, example))
+    meta = {
         "zoo_export": META_FORMAT,
         "zoo_version": zoo_version(),
         "format": fmt,
+        "graph": graph,
         "inputs": [{"name": n, "dtype": str(example[n].dtype).removeprefix("torch."),
                     "shape": [axes[n].get(i, int(s)) for i, s in enumerate(example[n].shape)]} for n in names],
         "outputs": [{"name": "logits", "shape": ["batch", len(model.labels or []) or model.spec.num_classes]}],
@@ -339,6 +346,20 @@ def metadata(model, fmt: str, names: list[str], axes) -> dict[str, Any]:
         "embed": {"name": model.spec.embed.name, "dist": model.spec.embed.dist,
                   "config": model.spec.embed.config, "state": model.embed.state_json()},
     }
+    if graph == "bag":
+        meta["pooling"] = model.pool.bag_pooling
+    return meta
+
+
+def _graph_form(model, fmt: str):
+    """(graph kind, module, input names, axes, example args, check args): the bag-form graph
+    for bag models exported to ONNX (zoo_tools.bag_export), else the padded encode() form."""
+    if fmt == "onnx" and bag_export.applicable(model):
+        return ("bag", bag_export.BagGraph(model).eval(), bag_export.NAMES, bag_export.AXES,
+                bag_export.example(model, EXAMPLE), bag_export.example(model, CHECK))
+    names = input_names(model)
+    return ("padded", ExportWrapper(model, names).eval(), names, dynamic_axes(model, names),
+            _encoded(model, names, EXAMPLE), _encoded(model, names, CHECK))
 
 
 def export(model, fmt: str, out: str | Path, check: bool = True) -> tuple[Path, Path]:
@@ -354,24 +375,22 @@ def export(model, fmt: str, out: str | Path, check: bool = True) -> tuple[Path, 
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     model.eval()
-    names = input_names(model)
-    axes = dynamic_axes(model, names)
-    wrapper = ExportWrapper(model, names).eval()
-    args, check_args = _encoded(model, names, EXAMPLE), _encoded(model, names, CHECK)
-    with torch.no_grad():
-        expected = wrapper(*check_args)
+    graph, module, names, axes, args, check_args = _graph_form(model, fmt)
+    padded_names = input_names(model)
+    with torch.no_grad():  # zoo's own logits on the check batch, by its padded path
+        expected = ExportWrapper(model, padded_names).eval()(*_encoded(model, padded_names, CHECK))
     with tempfile.TemporaryDirectory(dir=out.parent, prefix=".zoo-export-") as tmp:
         tmp_path = Path(tmp) / f"model{SUFFIX[fmt]}"
-        reason = _exports(wrapper, names, args, check_args, axes, tmp_path, fmt, expected) if check else None
+        reason = _exports(module, names, args, check_args, axes, tmp_path, fmt, expected) if check else None
         if not check:
-            _write(wrapper, names, args, axes, tmp_path, fmt)
+            _write(module, names, args, axes, tmp_path, fmt)
         if reason is not None:
             raise ZooError(_blame(model, fmt, Path(tmp), reason))
         tmp_path.replace(out)
     meta_path = out.with_name(out.name + ".json")
     from zoo_core.checkpoint import atomic_write_json
 
-    meta = metadata(model, fmt, names, axes)
+    meta = metadata(model, fmt, names, axes, args, graph)
     if getattr(model.embed, "id_layout", None) == "token_id64":  # the numpy featurizer zoo itself runs
         import shutil
 

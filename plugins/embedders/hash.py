@@ -59,6 +59,7 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 
 from zoo_core import featurize
+from zoo_core.bag import unique_rows
 from zoo_core.interfaces import Embedder
 
 from .cache import TokenCache
@@ -163,8 +164,8 @@ class HashEmbedder(Embedder):
             if len(codes) > 2:
                 out["bag_bucket"] = torch.from_numpy(codes[2])
             if self.sparse and self.training:  # the rows RowGather gathers, found here (on the trainer's encoding thread)
-                rows, inverse = np.unique(codes[0], return_inverse=True)
-                out["bag_rows"], out["bag_inverse"] = torch.from_numpy(rows), torch.from_numpy(inverse.reshape(-1))
+                rows, inverse = unique_rows(codes[0], self.num_bits)
+                out["bag_rows"], out["bag_inverse"] = torch.from_numpy(rows), torch.from_numpy(inverse)
             return out
         bits, mask = featurize.pad(codes[0], offsets)
         out = {"bits": torch.from_numpy(bits), "bit_weight": torch.from_numpy(featurize.pad(codes[1], offsets)[0]),

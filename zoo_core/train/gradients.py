@@ -19,7 +19,17 @@ def coalesce_sparse_grads(params) -> None:
     later readers (clipping, the gradient-norm log, the optimizer) do not each coalesce it."""
     for p in params:
         if p.grad is not None and p.grad.is_sparse and not p.grad.is_coalesced():
-            p.grad = p.grad.coalesce()
+            p.grad = _flag_or_coalesce(p.grad)
+
+
+def _flag_or_coalesce(grad: torch.Tensor) -> torch.Tensor:
+    """A sparse tensor whose (one-dimensional) row indices already strictly increase, e.g. the
+    gradient of ``RowGather`` (each row once, sorted; autograd drops its coalesced flag), is
+    coalesced by definition: flag it (no sort, no copy of the values); else coalesce."""
+    idx = grad._indices()
+    if idx.shape[0] == 1 and (idx.shape[1] < 2 or bool((idx[0, 1:] > idx[0, :-1]).all())):
+        return torch.sparse_coo_tensor(idx, grad._values(), grad.shape, is_coalesced=True, check_invariants=False)
+    return grad.coalesce()
 
 
 def total_grad_norm(model: nn.Module) -> float:

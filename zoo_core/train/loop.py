@@ -198,7 +198,8 @@ class Trainer(Checkpointing):
         batches = self.task.batches(self.training_set, self.state.epoch)
         progress = self._progress(len(batches))
         self._epoch_clock, self._epoch_seen0 = time.perf_counter(), self.state.seen
-        prefetch = Prefetcher(lambda b: self._encode_batch(batches[b]), self.state.batch, len(batches))
+        prefetch = Prefetcher(lambda b: self._encode_batch(batches[b]), self.state.batch, len(batches),
+                              threaded=isinstance(self.train_features, TokenFeatures))  # slices: inline
         try:
             for b in range(self.state.batch, len(batches)):
                 if self.max_steps is not None and self.state.step >= self.max_steps:
