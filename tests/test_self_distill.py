@@ -218,3 +218,32 @@ def test_the_task_and_doctor_report_a_constant_output_as_collapsed():
                               inputs_for=lambda idx: (model.encode([tokens[i] for i in idx]), None))
     check = check_collapse(patient)
     assert check.status == "warn" and "collapsed" in check.value
+
+
+def test_an_interrupted_and_resumed_run_continues_with_its_teacher(tmp_path):
+    """The EMA teacher is part of the resume state: a run cut mid-way and resumed ends with the
+    same student and teacher as an uninterrupted one (a fresh copy of the student would not)."""
+    from safetensors.torch import load_file
+
+    run = compose(SMALL + ["data=wordfreq_langid", "data.options.words_per_language=40",
+                           "data.options.languages=[en,de]", "tokenizer.unit=chars", "train.epochs=2",
+                           "train.plots=false", "train.batch_size=16", "threads=1", "train.keep_state=true",
+                           "train.save_every=0", "task=self_distill:local_crops=1"])
+
+    def fit(name, **kw):
+        resume = kw.pop("resume", False)
+        trainer = Trainer(run, tmp_path / name, progress=False, **kw)
+        return trainer, trainer.fit(resume=resume)
+
+    _, done = fit("full")
+    _, cut = fit("cut", max_steps=done.steps // 2 + 1)
+    assert cut.stopped == "max_steps"
+    saved = load_file(str(tmp_path / "cut" / "training_state" / "state.safetensors"))
+    assert any(k.startswith("task.teacher.") for k in saved)
+    _, result = fit("cut", resume=True)
+    assert result.steps == done.steps
+    last = lambda name: load_file(str(tmp_path / name / "training_state" / "state.safetensors"))  # noqa: E731
+    a, b = last("full"), last("cut")
+    weights = [k for k in a if k.startswith(("model.", "task.teacher."))]
+    assert any(k.startswith("task.teacher.") for k in weights) and a.keys() == b.keys()
+    assert [k for k in weights if not torch.equal(a[k], b[k])] == []

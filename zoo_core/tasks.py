@@ -76,6 +76,14 @@ class Task:
         several views of each input (``self_distill``) overrides it; the outputs go to ``loss``."""
         return forward(inputs)
 
+    def state_tensors(self) -> dict:
+        """Tensors of the task's own training state (``self_distill``: its EMA teacher), written
+        with the resume state so that ``--resume`` continues the run exactly."""
+        return {}
+
+    def load_state_tensors(self, tensors: dict) -> None:
+        """Take back what ``state_tensors`` returned; called before ``on_train_start``."""
+
     def loss(self, model, outputs, target, idx):
         loss = model.objective(outputs, target) if hasattr(model, "objective") else model.loss(outputs, target)
         aux = auxiliary_loss(model)

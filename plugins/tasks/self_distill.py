@@ -113,7 +113,7 @@ class SelfDistillTask(Task):
         self.global_crops, self.local_crops = int(global_crops), int(local_crops)
         self.global_min, self.local_min, self.local_max, self.drop = global_min, local_min, local_max, drop
         self.momentum, self.k, self.temperature, self.probe = momentum, int(k), temperature, bool(probe)
-        self.teacher = None
+        self.teacher, self.resumed_teacher = None, None
         self.progress, self.train_features, self.train_y = 0.0, None, None
 
     # -- training ------------------------------------------------------------------------
@@ -139,8 +139,18 @@ class SelfDistillTask(Task):
             self.teacher = copy.deepcopy(model)
         finally:
             model.head = head
+        if self.resumed_teacher is not None:  # --resume: the teacher as it was, not a fresh copy
+            self.teacher.load_state_dict(self.resumed_teacher, strict=True)
+            self.resumed_teacher = None
         self.teacher.requires_grad_(False).eval()
         return self.teacher
+
+    def state_tensors(self) -> dict:
+        return {} if self.teacher is None else {f"teacher.{k}": v for k, v in self.teacher.state_dict().items()}
+
+    def load_state_tensors(self, tensors: dict) -> None:
+        teacher = {k[len("teacher."):]: v for k, v in tensors.items() if k.startswith("teacher.")}
+        self.resumed_teacher = teacher or None
 
     def on_step_end(self, trainer, step: int, loss: float) -> None:
         self.progress = step / max(1, trainer.total_steps)

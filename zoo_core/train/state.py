@@ -77,6 +77,7 @@ def _write_state(d: Path, trainer) -> None:
     opt_tensors, opt_plain = split_optimizer_state(trainer.optimizer.state_dict())
     tensors = {f"model.{k}": v for k, v in trainer.model.state_dict().items()}
     tensors.update(opt_tensors)
+    tensors.update({f"task.{k}": v for k, v in trainer.task.state_tensors().items()})
     tensors["rng.torch"] = torch.get_rng_state()
     atomic_save_tensors(d / "state.safetensors", tensors)
     atomic_write_json(d / "state.json", {
@@ -116,6 +117,7 @@ def load_state(out_dir: Path, trainer) -> None:
     trainer.optimizer.load_state_dict(join_optimizer_state(
         {k: v for k, v in tensors.items() if k.startswith("optim.")}, saved["optimizer"]))
     trainer.scheduler.load_state_dict(saved["scheduler"])
+    trainer.task.load_state_tensors({k[5:]: v for k, v in tensors.items() if k.startswith("task.")})
     torch.set_rng_state(tensors["rng.torch"])
     known = {f.name for f in dataclasses.fields(TrainState)}
     trainer.state = TrainState(**{k: v for k, v in saved["trainer"].items() if k in known})
