@@ -94,3 +94,12 @@ def test_damaged_file_is_reported_with_its_line(tmp_path):
     noun.write_bytes(noun.read_bytes().replace(b"  1 This", b"  1 Thi", 1))  # every offset is now one byte off
     with pytest.raises(ZooError, match=r"data.noun:3: synset offset 171 is not the line's byte offset 170"):
         wordnet.load(root=str(tmp_path))
+
+
+def test_glosses_recipe_is_the_bag_over_words_and_char_ngrams_on_this_dataset():
+    from zoo_core.overrides import compose
+
+    run = compose(["recipe=glosses"])
+    assert run.data.source == "wordnet_glosses" and run.model.mixer == [] and run.model.pool.name == "mean"
+    assert (run.tokenizer.unit, run.tokenizer.word_token, run.tokenizer.max_tokens) == ("char_ngrams", True, 1024)
+    assert compose(["recipe=glosses", f"data.options.root={FIXTURE}"]).data.options == {"root": str(FIXTURE)}
