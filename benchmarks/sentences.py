@@ -38,16 +38,30 @@ ROWS: dict[str, list[str] | None] = {
     # the bag's embedder and optimizer (recipe default) over the word sequence, with a mixer before the mean
     "bag-words+lambda": [*BAG, "tokenizer.unit=words", "mixer=lambda"],
     "bag-words+conv3": [*BAG, "tokenizer.unit=words", "mixer=causal_conv", "mixer.causal=false"],
+    "bag-words+gmlp": [*BAG, "tokenizer.unit=words", "mixer=gmlp", "mixer.max_len=64", "tokenizer.max_tokens=64"],
+    "bag-words+gmlp-10epochs": [*BAG, "tokenizer.unit=words", "mixer=gmlp", "mixer.max_len=64", "tokenizer.max_tokens=64",
+                                "train.epochs=10"],
+    "charcnn-words+gmlp": [*BAG, "tokenizer.unit=words", "embed=char_cnn", "optim=adam", "mixer=gmlp", "mixer.max_len=64",
+                           "tokenizer.max_tokens=64"],
+    "bag-words+gmlp-seed": [*BAG, "tokenizer.unit=words", "mixer=gmlp", "mixer.max_len=64", "tokenizer.max_tokens=64",
+                            "pool=seed_attention"],
+    "bag-words+gmlp-dim128": [*BAG, "tokenizer.unit=words", "mixer=gmlp", "mixer.max_len=64", "tokenizer.max_tokens=64",
+                              "dim=128"],
     "net-none-mean": [*NET, "mixer=[]", "pool=mean"],
     "net-none-seed": [*NET, "mixer=[]"],
     "net-none-latent": [*NET, "mixer=[]", "pool=latent_attention"],
     "net-lambda-seed": NET,
     "net-lambda-mean": [*NET, "pool=mean"],
+    "net-lambda+positions-seed": [*NET, "mixer.position_lambda=true"],  # relative position lambdas, window 7
     "net-lambdakernel-seed": [*NET, "mixer.normalize=kernel"],
     "net-linear_attention-seed": [*NET, "mixer=linear_attention"],
     "net-hypermixer-seed": [*NET, "mixer=hypermixer"],
     "net-gmlp-seed": [*NET, "mixer=gmlp", "mixer.max_len=64", "tokenizer.max_tokens=64"],
+    "net-gmlp-mean": [*NET, "mixer=gmlp", "mixer.max_len=64", "tokenizer.max_tokens=64", "pool=mean"],
+    "net-gmlp-seed-dim128": [*NET, "mixer=gmlp", "mixer.max_len=64", "tokenizer.max_tokens=64", "dim=128"],
+    "net-gmlpx2-seed": [*NET, "mixer=[gmlp,gmlp]", "mixer.0.max_len=64", "mixer.1.max_len=64", "tokenizer.max_tokens=64"],
     "net-self_attention-seed": [*NET, "mixer=self_attention"],
+    "net-self_attention+pos-seed": [*NET, "mixer=self_attention", "pos=sinusoidal"],
     "net-fast_weights-seed": [*NET, "mixer=fast_weights"],
     "net-switch-seed": [*NET, "mixer=switch"],
 }
@@ -124,13 +138,14 @@ def command(name: str) -> str:
     return "zoo train " + " ".join(f"'{o}'" if "[" in o else o for o in overrides)
 
 
-def table(rows: list[dict]) -> str:
+def table(rows: list[dict], seed: int = 0, out: str = "docs/benchmarks/sentences.md") -> str:
     m = machine()
     lines = [
         "WordNet 3.0 glosses -> 45 lexicographer categories (`data=wordnet_glosses`: definitions without "
-        "example sentences, 40,000 train / 8,000 validation / 8,000 test, stratified, seed 0). One thread per run; "
-        "settings chosen on validation; test reported once. Regenerate all rows: "
-        "`.venv/bin/python benchmarks/sentences.py --out docs/benchmarks/sentences.md`.",
+        f"example sentences, 40,000 train / 8,000 validation / 8,000 test, stratified, split and model seed {seed}). "
+        "One thread per run; 6 epochs for zoo; settings chosen on validation; test read once at the end. Each zoo "
+        f"command was run with `train.plots=false seed={seed}` added. Regenerate all rows: "
+        f"`.venv/bin/python benchmarks/sentences.py --seed {seed} --out {out}` (`--only ROW` reruns one row).",
         f"Machine: {m['cpu']}, {m['cores']} cores shared with other jobs, torch {m['torch']}; the load average "
         "(1 minute) at each row's end is beside it: compare seconds within similar loads only.", "",
         "| model | validation | test | train s | load | notes | command |", "|---|---:|---:|---:|---:|---|---|"]
@@ -149,7 +164,7 @@ def keep_row(cache: Path, name: str, row: dict) -> None:
     import fcntl
 
     cache.parent.mkdir(parents=True, exist_ok=True)
-    with open(cache.with_suffix(".lock"), "w") as lock:  # runs of this script in parallel share the cache
+    with open(Path(tempfile.gettempdir()) / "zoo-sentences.lock", "w") as lock:  # runs of this script in parallel share the cache
         fcntl.flock(lock, fcntl.LOCK_EX)
         done = read_rows(cache)
         done[name] = {"name": name, **row}
@@ -184,8 +199,9 @@ def main(argv=None) -> None:
             keep_row(cache, name, row)
     done = read_rows(cache)
     rows = [done[n] for n in ROWS if n in done]
-    args.out.write_text("# Sentence-level task: WordNet glosses\n\n" + table(rows))
-    print(table(rows))
+    text = table(rows, args.seed, str(args.out))
+    args.out.write_text("# Sentence-level task: WordNet glosses\n\n" + text)
+    print(text)
 
 
 if __name__ == "__main__":
