@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import tempfile
 import time
@@ -135,7 +136,9 @@ def command(name: str) -> str:
     overrides = ROWS[name]
     if overrides is None:
         return "benchmarks/sentences.py --only '" + name + "'"
-    return "zoo train " + " ".join(f"'{o}'" if "[" in o else o for o in overrides)
+    last = {o.split("=", 1)[0]: o for o in overrides}  # a key given twice: the later wins, as in compose
+    kept = [o for o in overrides if last[o.split("=", 1)[0]] is o]
+    return "zoo train " + " ".join(f"'{o}'" if "[" in o else o for o in kept)
 
 
 def table(rows: list[dict], seed: int = 0, out: str = "docs/benchmarks/sentences.md") -> str:
@@ -145,7 +148,8 @@ def table(rows: list[dict], seed: int = 0, out: str = "docs/benchmarks/sentences
         f"example sentences, 40,000 train / 8,000 validation / 8,000 test, stratified, split and model seed {seed}). "
         "One thread per run; 6 epochs for zoo; settings chosen on validation; test read once at the end. Each zoo "
         f"command was run with `train.plots=false seed={seed}` added. Regenerate all rows: "
-        f"`.venv/bin/python benchmarks/sentences.py --seed {seed} --out {out}` (`--only ROW` reruns one row).",
+        f"`.venv/bin/python benchmarks/sentences.py --seed {seed} --out {out}` (`--only ROW` reruns one row). "
+        "`recipe=glosses` is the row bag-words+gmlp.",
         f"Machine: {m['cpu']}, {m['cores']} cores shared with other jobs, torch {m['torch']}; the load average "
         "(1 minute) at each row's end is beside it: compare seconds within similar loads only.", "",
         "| model | validation | test | train s | load | notes | command |", "|---|---:|---:|---:|---:|---|---|"]
@@ -199,7 +203,7 @@ def main(argv=None) -> None:
             keep_row(cache, name, row)
     done = read_rows(cache)
     rows = [done[n] for n in ROWS if n in done]
-    text = table(rows, args.seed, str(args.out))
+    text = table(rows, args.seed, os.path.relpath(args.out, HERE.parent))
     args.out.write_text("# Sentence-level task: WordNet glosses\n\n" + text)
     print(text)
 
