@@ -37,6 +37,8 @@ ROWS: dict[str, list[str] | None] = {
     "bag-words": [*BAG, "tokenizer.unit=words"],
     "bag-words+char": [*BAG, "tokenizer.word_token=true"],
     # the bag's embedder and optimizer (recipe default) over the word sequence, with a mixer before the mean
+    "bag-words-pos": [*BAG, "tokenizer.unit=words", "pos=sinusoidal"],
+    "bag-words+self_attention-pos": [*BAG, "tokenizer.unit=words", "mixer=self_attention", "pos=sinusoidal"],
     "bag-words+lambda": [*BAG, "tokenizer.unit=words", "mixer=lambda"],
     "bag-words+conv3": [*BAG, "tokenizer.unit=words", "mixer=causal_conv", "mixer.causal=false"],
     "bag-words+gmlp": [*BAG, "tokenizer.unit=words", "mixer=gmlp", "mixer.max_len=64", "tokenizer.max_tokens=64"],
@@ -48,6 +50,25 @@ ROWS: dict[str, list[str] | None] = {
                                   "tokenizer.max_tokens=64", "token_dropout=0.1"],
     "bag-words+gmlp-hidden256": [*BAG, "tokenizer.unit=words", "mixer=gmlp", "mixer.max_len=64",
                                  "tokenizer.max_tokens=64", "mixer.hidden=256"],
+    "bag-words+gmlp-lr0.02": [*BAG, "tokenizer.unit=words", "mixer=gmlp", "mixer.max_len=64", "tokenizer.max_tokens=64", "train.lr=0.02"],
+    "bag-words+gmlp-lr0.04": [*BAG, "tokenizer.unit=words", "mixer=gmlp", "mixer.max_len=64", "tokenizer.max_tokens=64", "train.lr=0.04"],
+    "bag-words+gmlp-lr0.005": [*BAG, "tokenizer.unit=words", "mixer=gmlp", "mixer.max_len=64", "tokenizer.max_tokens=64", "train.lr=0.005"],
+    "bag-words+gmlp-pos": [*BAG, "tokenizer.unit=words", "mixer=gmlp", "mixer.max_len=64", "tokenizer.max_tokens=64", "pos=sinusoidal"],
+    "bag-words+gmlp-pos-lr0.02": [*BAG, "tokenizer.unit=words", "mixer=gmlp", "mixer.max_len=64", "tokenizer.max_tokens=64", "pos=sinusoidal", "train.lr=0.02"],
+    "bag-words+gmlp-pos-learned": [*BAG, "tokenizer.unit=words", "mixer=gmlp", "mixer.max_len=64", "tokenizer.max_tokens=64", "pos=learned", "max_len=64", ],
+    "bag-words+gmlp-pos-hidden256": [*BAG, "tokenizer.unit=words", "mixer=gmlp", "mixer.max_len=64", "tokenizer.max_tokens=64", "pos=sinusoidal", "mixer.hidden=256"],
+    "bag-words+gmlpx2-pos": [*BAG, "tokenizer.unit=words", "mixer=[gmlp,gmlp]", "mixer.0.max_len=64", "mixer.1.max_len=64",
+                             "tokenizer.max_tokens=64", "pos=sinusoidal"],
+    "bag-words+gmlpx3-pos": [*BAG, "tokenizer.unit=words", "mixer=[gmlp,gmlp,gmlp]", "mixer.0.max_len=64",
+                             "mixer.1.max_len=64", "mixer.2.max_len=64", "tokenizer.max_tokens=64", "pos=sinusoidal"],
+    "bag-words+gmlpx2-pos-hidden256": [*BAG, "tokenizer.unit=words", "mixer=[gmlp,gmlp]", "mixer.0.max_len=64",
+                                       "mixer.1.max_len=64", "mixer.0.hidden=256", "mixer.1.hidden=256",
+                                       "tokenizer.max_tokens=64", "pos=sinusoidal"],
+    "bag-words+gmlpx3-pos-hidden256": [*BAG, "tokenizer.unit=words", "mixer=[gmlp,gmlp,gmlp]", "mixer.0.max_len=64",
+                                       "mixer.1.max_len=64", "mixer.2.max_len=64", "mixer.0.hidden=256",
+                                       "mixer.1.hidden=256", "mixer.2.hidden=256", "tokenizer.max_tokens=64",
+                                       "pos=sinusoidal"],
+    "bag-words+gmlp-batch64": [*BAG, "tokenizer.unit=words", "mixer=gmlp", "mixer.max_len=64", "tokenizer.max_tokens=64", "train.batch_size=64"],
     "bag-words+gmlp-seed": [*BAG, "tokenizer.unit=words", "mixer=gmlp", "mixer.max_len=64", "tokenizer.max_tokens=64",
                             "pool=seed_attention"],
     "bag-words+gmlp-dim128": [*BAG, "tokenizer.unit=words", "mixer=gmlp", "mixer.max_len=64", "tokenizer.max_tokens=64",
@@ -153,7 +174,7 @@ def table(rows: list[dict], seed: int = 0, out: str = "docs/benchmarks/sentences
         "One thread per run; 6 epochs for zoo; settings chosen on validation; test read once at the end. Each zoo "
         f"command was run with `train.plots=false seed={seed}` added. Regenerate all rows: "
         f"`.venv/bin/python benchmarks/sentences.py --seed {seed} --out {out}` (`--only ROW` reruns one row). "
-        "`recipe=glosses` is the row bag-words+gmlp.",
+        "`recipe=glosses` is the row bag-words+gmlpx3-pos.",
         f"Machine: {m['cpu']}, {m['cores']} cores shared with other jobs, torch {m['torch']}; the load average "
         "(1 minute) at each row's end is beside it: compare seconds within similar loads only.", "",
         "| model | validation | test | train s | load | notes | command |", "|---|---:|---:|---:|---:|---|---|"]

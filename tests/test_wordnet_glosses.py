@@ -96,19 +96,20 @@ def test_damaged_file_is_reported_with_its_line(tmp_path):
         wordnet.load(root=str(tmp_path))
 
 
-def test_glosses_recipe_is_the_bag_embedder_with_a_gmlp_over_the_words_of_this_dataset():
+def test_glosses_recipe_is_the_bag_embedder_with_positions_and_gmlp_blocks_over_the_words():
     import sys
 
     from zoo_core.overrides import compose
 
     run = compose(["recipe=glosses"])
-    assert run.data.source == "wordnet_glosses" and [m.name for m in run.model.mixer] == ["gmlp"]
-    assert run.model.mixer[0].config["max_len"] == run.tokenizer.max_tokens == 64  # every kept word has a gate row
+    assert run.data.source == "wordnet_glosses" and [m.name for m in run.model.mixer] == ["gmlp"] * 3
+    assert all(m.config["max_len"] == run.tokenizer.max_tokens == 64 for m in run.model.mixer)  # a gate row per word
     assert (run.tokenizer.unit, run.model.pool.name, run.model.embed.config["sparse"]) == ("words", "mean", True)
-    # the recipe is the benchmark's row bag-words+gmlp (docs/benchmarks/sentences.md), nothing more
+    assert run.model.pos == "sinusoidal"
+    # the recipe is the benchmark's row bag-words+gmlpx3-pos (docs/benchmarks/sentences.md), nothing more
     sys.path.insert(0, str(Path(__file__).parents[1] / "benchmarks"))
     from sentences import ROWS
 
-    row = compose(ROWS["bag-words+gmlp"]).model_dump()
+    row = compose(ROWS["bag-words+gmlpx3-pos"]).model_dump()
     assert {k: v for k, v in run.model_dump().items() if k != "recipe"} == {
         k: v for k, v in row.items() if k != "recipe"}
