@@ -28,3 +28,11 @@ def register_modular_arithmetic(register):
     register("modular_arithmetic", loader="zoo_plugins.datasets.modular:load",
              summary="a op b mod p for op in + - / (the grokking data set); options p, op, train_fraction",
              license="generated", url="https://arxiv.org/abs/2201.02177")
+
+
+@hookimpl(specname="zoo_register_datasets")
+def register_wordnet_glosses(register):
+    register("wordnet_glosses", loader="zoo_plugins.datasets.wordnet:load",
+             summary="sentence-level: WordNet gloss definitions -> their 45 lexicographer categories (noun.food, "
+                     "verb.motion, ...), Debian package 'wordnet-base'; options root, examples, n_train/n_valid/n_test",
+             license="wordnet", url="https://wordnet.princeton.edu/license-and-commercial-use")
