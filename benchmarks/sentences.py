@@ -100,6 +100,12 @@ ROWS: dict[str, list[str] | None] = {
     "net-fast_weights-seed": [*NET, "mixer=fast_weights"],
     "net-switch-seed": [*NET, "mixer=switch"],
 }
+# The rows were measured with the default recipe of their day (4 hashes, a unit-normal table);
+# the default has since moved to 1 hash and init_scale 0.01, so the bag rows pin the old values.
+OLD_DEFAULT_HASH = ["embed.num_hashes=4", "embed.init_scale=1"]
+for _name, _row in ROWS.items():
+    if _row and _row[0] == "recipe=default" and not any(a.startswith("embed=") for a in _row):
+        ROWS[_name] = [_row[0], *OLD_DEFAULT_HASH, *_row[1:]]
 
 
 def _accuracy(pred, gold) -> float:
