@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import contextlib
 import gc
-from itertools import chain
 
 import numpy as np
 
@@ -191,10 +190,10 @@ def token_ids(texts: list[str], unit: str = "char_ngrams", ngram_min: int = 1, n
         ids = (_Steps(cp).step(np.full(len(cp), _OFFSET, dtype=np.uint64), slice(None)) if len(cp)
                else np.zeros(0, np.uint64))
     else:
-        with gc_paused():
-            split = [t.split() for t in texts]
-            words = list(chain.from_iterable(split))
-        words_per_text = np.fromiter(map(len, split), dtype=np.int64, count=len(split))
+        # no list per text is kept (each would be a GC-tracked object: 100k of them cost a full
+        # collection later); words never span texts, as " " separates them
+        words = " ".join(texts).split()
+        words_per_text = np.fromiter((len(t.split()) for t in texts), dtype=np.int64, count=len(texts))
         if unit == "words":
             lengths = np.fromiter(map(len, words), dtype=np.int64, count=len(words))
             ids = segment_ids(code_points("".join(words)), np.cumsum(lengths) - lengths, lengths)
