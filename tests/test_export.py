@@ -65,6 +65,30 @@ def test_onnx_bag_graph_matches_zoo_with_dynamic_batch_and_length(onnx_export):
         np.testing.assert_allclose(got, want, atol=1e-4, rtol=1e-4)
 
 
+def test_the_bag_graph_folds_a_linear_head_into_the_table_and_keeps_other_heads(tmp_path):
+    """A linear head becomes part of the table ([E; 0] Wᵀ: C-wide rows, the bias added after the
+    scaled sum); another head (centroid: cosine to class vectors) runs on the pooled vector.
+    Both give zoo's logits through onnxruntime."""
+    pytest.importorskip("onnxruntime")
+    pytest.importorskip("onnxscript")
+    linear = small_model()
+    folded = bag_export.BagGraph(linear)
+    assert folded.folded and folded.head is None and tuple(folded.table.shape) == (linear.embed.num_bits + 1, 5)
+    torch.testing.assert_close(folded.table[-1], torch.zeros(5))  # the zero row stays zero
+    centroid = small_model("head=centroid")
+    with torch.no_grad():
+        centroid.head.classes.normal_()  # class vectors of a trained head (fresh ones are all zero)
+    kept = bag_export.BagGraph(centroid)
+    assert not kept.folded and kept.table.shape[1] == 32
+    for i, model in enumerate([linear, centroid]):
+        path, _ = export(model, "onnx", tmp_path / f"m{i}.onnx")
+        artefact, info = load_artefact(path)
+        assert info["graph"] == "bag"
+        for batch in BATCHES:
+            np.testing.assert_allclose(artefact(*bag_export.example(model, batch)), zoo_logits(model, batch),
+                                       atol=1e-4, rtol=1e-4)
+
+
 def test_onnx_padded_graph_of_a_sequence_model_matches_zoo(tmp_path):
     pytest.importorskip("onnxscript")
     model = small_model("mixer=lambda", "embed.num_bits=512")
