@@ -293,3 +293,17 @@ def test_bit_weights_are_first_occurrences_whatever_the_table_size(num_bits, num
         assert w.tolist() == [float(b not in want[:j]) for j, b in enumerate(want)]
     if num_bits >= num_hashes and num_bits & (num_bits - 1) == 0:
         assert weight.all()
+
+
+@pytest.mark.parametrize("unit", ["char_ngrams", "words", "chars"])
+def test_lower_casing_all_texts_at_once_equals_lower_casing_each(unit):
+    """token_ids lower-cases the joined texts in one call: the same ids as text by text, also
+    for a final sigma at a text's end (the one context-dependent case), dotted İ (two code
+    points when lowered), titlecase ǅ, Unicode spaces, empty and blank texts."""
+    from zoo_core.featurize import token_ids
+
+    texts = ["ΟΔΟΣ ΟΔΟΣ'", "Σ", "aΣ", "ΣΣ\tx", "İstanbul", "ǅemal", "  ", "", "a\u00a0b\u3000c", "ΑΣ'", "x ΑΣ\u0301",
+             "end Σ"]
+    ids, offsets = token_ids(texts, unit)
+    ref_ids, ref_offsets = token_ids([t.lower() for t in texts], unit, lowercase=False)
+    assert np.array_equal(offsets, ref_offsets) and np.array_equal(ids, ref_ids)

@@ -181,10 +181,8 @@ def token_ids(texts: list[str], unit: str = "char_ngrams", ngram_min: int = 1, n
               word_token: bool = True, lowercase: bool = True, max_tokens: int = 256) -> tuple[np.ndarray, np.ndarray]:
     """Flat uint64 token ids of all texts and int64 offsets (len(texts) + 1): text i's ids are
     ``ids[offsets[i]:offsets[i+1]]``, the Tokenizer's tokens in its order, hashed by ``token_id``."""
-    if lowercase:
-        texts = [t.lower() for t in texts]
     if unit == "chars":
-        texts = [t.strip() for t in texts]
+        texts = [t.lower().strip() if lowercase else t.strip() for t in texts]
         per_text = np.fromiter(map(len, texts), dtype=np.int64, count=len(texts))
         cp = code_points("".join(texts))
         ids = (_Steps(cp).step(np.full(len(cp), _OFFSET, dtype=np.uint64), slice(None)) if len(cp)
@@ -192,7 +190,10 @@ def token_ids(texts: list[str], unit: str = "char_ngrams", ngram_min: int = 1, n
     else:
         # no list per text is kept (each would be a GC-tracked object: 100k of them cost a full
         # collection later); words never span texts, as " " separates them
-        words = " ".join(texts).split()
+        # lower-cased in one call: the same as text by text (the separating space ends the
+        # context of a final sigma, the one context-dependent lower-casing; whitespace is kept)
+        joined = " ".join(texts)
+        words = (joined.lower() if lowercase else joined).split()
         words_per_text = np.fromiter((len(t.split()) for t in texts), dtype=np.int64, count=len(texts))
         if unit == "words":
             lengths = np.fromiter(map(len, words), dtype=np.int64, count=len(words))
