@@ -188,10 +188,9 @@ def token_ids(texts: list[str], unit: str = "char_ngrams", ngram_min: int = 1, n
         ids = (_Steps(cp).step(np.full(len(cp), _OFFSET, dtype=np.uint64), slice(None)) if len(cp)
                else np.zeros(0, np.uint64))
     else:
-        # no list per text is kept (each would be a GC-tracked object: 100k of them cost a full
-        # collection later); words never span texts, as " " separates them
-        # lower-cased in one call: the same as text by text (the separating space ends the
-        # context of a final sigma, the one context-dependent lower-casing; whitespace is kept)
+        # All texts joined by " ", split and lower-cased in one call: no list is kept per text (100k
+        # GC-tracked lists cost a full collection later), words never span texts, and lower-casing
+        # is the same as text by text (the space ends a final sigma's context; whitespace is kept).
         joined = " ".join(texts)
         words = (joined.lower() if lowercase else joined).split()
         words_per_text = np.fromiter((len(t.split()) for t in texts), dtype=np.int64, count=len(texts))

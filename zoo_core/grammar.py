@@ -57,16 +57,23 @@ def format_value(value: Any) -> str:
     return str(value)
 
 
+def split_override(arg) -> tuple[str, str] | None:
+    """``"key=value"`` -> ("key", "value") (the key stripped, the value as written); None when
+    ``arg`` is not KEY=VALUE."""
+    key, sep, value = str(arg).partition("=")
+    key = key.strip()
+    return (key, value) if sep and key else None
+
+
 def parse_pairs(args: list[str]) -> tuple[list[tuple[str, Any]], list[str]]:
     """``["dim=128", "mixer=[a,b]"]`` -> ([("dim", 128), ("mixer", ["a", "b"])], problems)."""
     pairs, problems = [], []
     for arg in args:
-        key, sep, value = str(arg).partition("=")
-        key = key.strip()
-        if not sep or not key:
+        pair = split_override(arg)
+        if pair is None:
             problems.append(f"'{arg}': not an override; write KEY=VALUE, e.g. mixer=lambda or dim=128")
             continue
-        pairs.append((key, parse_value(value)))
+        pairs.append((pair[0], parse_value(pair[1])))
     return pairs, problems
 
 

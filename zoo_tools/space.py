@@ -146,13 +146,12 @@ def parse_space(args: list[str]) -> Space:
     """Sort sweep arguments into fixed overrides, grid axes and search ranges (every problem at once)."""
     space, problems, seen = Space(), [], set()
     for arg in args:
-        key, sep, value = str(arg).partition("=")
-        key = key.strip()
-        if not sep or not key:
+        pair = grammar.split_override(arg)
+        if pair is None:
             problems.append(f"'{arg}': not an override; write KEY=VALUE or KEY=V1,V2, e.g. mixer=lambda,gmlp")
             continue
         try:
-            _add(space, key, value.strip(), seen)
+            _add(space, pair[0], pair[1].strip(), seen)
         except ZooError as e:
             problems += e.problems
     if problems:
