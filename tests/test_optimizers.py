@@ -151,10 +151,11 @@ def test_sparse_dense_is_sparse_adam_plus_adam_step_by_step():
     assert untouched and torch.equal(mine.emb.weight[untouched], SparseNet().emb.weight[untouched])
 
 
-def test_sparse_dense_state_round_trips_through_the_trainers_pickle_free_format():
+@pytest.mark.parametrize("rule", ["adam", "rowwise_adagrad"])
+def test_sparse_dense_state_round_trips_through_the_trainers_pickle_free_format(rule):
     batches = sparse_batches(8)
     a = SparseNet()
-    opt_a = SparseDenseAdam(a.parameters(), lr=0.01)
+    opt_a = SparseDenseAdam(a.parameters(), lr=0.01, sparse_rule=rule)
 
     def step(net, opt, ids, y):
         opt.zero_grad()
@@ -167,7 +168,7 @@ def test_sparse_dense_state_round_trips_through_the_trainers_pickle_free_format(
     plain = json.loads(json.dumps(plain))  # what the trainer writes to state.json
     b = SparseNet()
     b.load_state_dict(a.state_dict())
-    opt_b = SparseDenseAdam(b.parameters(), lr=0.01)
+    opt_b = SparseDenseAdam(b.parameters(), lr=0.01, sparse_rule=rule)
     opt_b.load_state_dict(join_optimizer_state({k: v.clone() for k, v in tensors.items()}, plain))
     for ids, y in batches[4:]:
         step(a, opt_a, ids, y)
@@ -274,6 +275,59 @@ def test_sparse_dense_matches_sparse_adam_for_row_and_element_sparse_gradients(s
         ref_opt.step()
         torch.testing.assert_close(mine, ref, rtol=1e-6, atol=1e-7)
     assert not torch.equal(mine, start)
+
+
+def _row_grads(g, num_rows, dim, steps):
+    """Row-sparse gradients with repeated rows (uncoalesced), as an EmbeddingBag gives them."""
+    for _ in range(steps):
+        rows = torch.randint(num_rows, (9,), generator=g)
+        yield torch.sparse_coo_tensor(rows.unsqueeze(0), torch.randn(9, dim, generator=g), (num_rows, dim))
+
+
+def test_rowwise_adagrad_with_one_column_is_torch_adagrad():
+    """A row of one column is one weight: row-wise AdaGrad is then torch.optim.Adagrad (sparse)."""
+    g = torch.Generator().manual_seed(0)
+    start = torch.randn(25, 1, generator=g)
+    mine, ref = torch.nn.Parameter(start.clone()), torch.nn.Parameter(start.clone())
+    opt = SparseDenseAdam([mine], lr=0.05, sparse_rule="rowwise_adagrad", sparse_lr_scale=3.0)
+    ref_opt = torch.optim.Adagrad([ref], lr=0.15, eps=1e-10)
+    for grad in _row_grads(g, 25, 1, 6):
+        mine.grad, ref.grad = grad.clone(), grad.coalesce()
+        opt.step()
+        ref_opt.step()
+        torch.testing.assert_close(mine, ref, rtol=1e-6, atol=1e-7)
+    assert not torch.equal(mine, start)
+
+
+def test_rowwise_adagrad_is_its_formula_row_by_row_and_leaves_other_rows_alone():
+    """G_r += mean_j g_rj², p_r -= lr g_r / (sqrt(G_r) + eps), written out as a loop over rows;
+    rows no gradient names keep their weights and their accumulator (0)."""
+    g = torch.Generator().manual_seed(1)
+    start = torch.randn(30, 4, generator=g)
+    mine = torch.nn.Parameter(start.clone())
+    opt = SparseDenseAdam([mine], lr=0.1, sparse_rule="rowwise_adagrad")
+    ref, acc, seen = start.clone().double(), torch.zeros(30, dtype=torch.float64), set()
+    for grad in _row_grads(g, 30, 4, 5):
+        mine.grad = grad.clone()
+        opt.step()
+        dense = grad.to_dense().double()
+        for r in grad.coalesce()._indices()[0].tolist():
+            acc[r] += (dense[r] ** 2).mean()
+            ref[r] -= 0.1 * dense[r] / (acc[r].sqrt() + 1e-10)
+            seen.add(r)
+        torch.testing.assert_close(mine.detach().double(), ref, rtol=1e-5, atol=1e-6)
+    untouched = sorted(set(range(30)) - seen)
+    assert untouched and torch.equal(mine[untouched], start[untouched])
+    row_sum = opt.state[mine]["row_sum"]
+    assert row_sum.shape == (30,) and torch.all(row_sum[untouched] == 0) and "exp_avg" not in opt.state[mine]
+
+
+def test_rowwise_adagrad_refuses_element_sparse_gradients_with_the_fix():
+    p = torch.nn.Parameter(torch.zeros(4, 3))
+    opt = SparseDenseAdam([p], lr=0.1, sparse_rule="rowwise_adagrad")
+    p.grad = torch.eye(4, 3).to_sparse(2)
+    with pytest.raises(ValueError, match="needs a row-sparse gradient .* use sparse_rule=adam"):
+        opt.step()
 
 
 def test_sparse_sgd_is_torch_sgd_on_sparse_rows_and_dense_parameters():

@@ -1,6 +1,8 @@
 """Configs of the built-in optimizers (torch-free)."""
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field, model_validator
 
 from zoo_core.config import ComponentConfig, ComponentSpec, component_field
@@ -63,6 +65,11 @@ class AdagradConfig(DecayConfig):
 class SparseDenseConfig(AdamConfig):
     weight_decay: float = Field(0.0, ge=0, description="L2 weight decay of the dense parameters (the sparse ones, "
                                                        "like SparseAdam, get none)")
+    sparse_rule: Literal["adam", "rowwise_adagrad"] = Field("adam", description=(
+        "the update of sparse-gradient tables: adam = SparseAdam's lazy Adam (two moment tables as large as the "
+        "table); rowwise_adagrad = one AdaGrad accumulator per row (a vector; the update touches the table only)"))
+    sparse_lr_scale: float = Field(1.0, gt=0, description="the sparse tables' learning rate is lr times this "
+                                                          "(the schedule applies to both)")
 
 
 class SparseSGDConfig(DecayConfig):

@@ -6,7 +6,8 @@ Paper: Loshchilov & Hutter, "Decoupled Weight Decay Regularization", ICLR 2019
 The posts: no decay for biases, for parameters that are vectors (here: whose *squeezed* shape
 is at most 1-D, which also catches a (1, dim) cls token that a plain ``len(shape) == 1`` test
 misses), for names on a skip list; frozen parameters are not given to the optimizer.
-``closure_loss`` is the closure handling every hand-written optimizer's ``step`` shares.
+``closure_loss`` is the closure handling every hand-written optimizer's ``step`` shares, and
+``EagerOptimizer`` their base class.
 Contract: builder(named_parameters) -> torch.optim.Optimizer.
 """
 from __future__ import annotations
@@ -26,6 +27,34 @@ def closure_loss(closure) -> torch.Tensor | None:
         return None
     with torch.enable_grad():
         return closure()
+
+
+def _unwrapped(name: str):
+    method = getattr(torch.optim.Optimizer, name)
+    return getattr(method, "__wrapped__", method)
+
+
+class EagerOptimizer(torch.optim.Optimizer):
+    """torch.optim.Optimizer whose bookkeeping methods run without torch's dynamo guard.
+
+    torch wraps ``add_param_group``, ``zero_grad``, ``state_dict`` and ``load_state_dict`` in
+    ``torch._disable_dynamo``, whose first call imports ``torch._dynamo`` (~1.2 s of CPU on the
+    reference machine, a tenth of the default recipe's training) only to mark them "never
+    compile". zoo compiles models (``compile=true``), never optimizers, so its hand-written
+    optimizers call the same functions unwrapped (``__wrapped__``, set by ``functools.wraps``;
+    where a torch version has no wrapper the method itself)."""
+
+    def add_param_group(self, param_group):
+        return _unwrapped("add_param_group")(self, param_group)
+
+    def zero_grad(self, set_to_none: bool = True):
+        return _unwrapped("zero_grad")(self, set_to_none)
+
+    def state_dict(self):
+        return _unwrapped("state_dict")(self)
+
+    def load_state_dict(self, state_dict):
+        return _unwrapped("load_state_dict")(self, state_dict)
 
 
 def decays(name: str, param: nn.Parameter, skip: Iterable[str] = (), decay_all: bool = False) -> bool:

@@ -21,9 +21,8 @@ from __future__ import annotations
 
 import torch
 from torch import Tensor
-from torch.optim import Optimizer
 
-from .groups import closure_loss, param_groups
+from .groups import EagerOptimizer, closure_loss, param_groups
 
 
 def rows_of(grad: Tensor) -> tuple[Tensor, Tensor] | None:
@@ -51,12 +50,23 @@ def adam_rows_(p: Tensor, rows: Tensor, g: Tensor, exp_avg: Tensor, exp_avg_sq: 
     p.scatter_add_(0, where, numer.div_(denom).mul_(-step_size))
 
 
+def adagrad_rows_(p: Tensor, rows: Tensor, g: Tensor, row_sum: Tensor, lr: float, eps: float) -> None:
+    """Row-wise AdaGrad on rows ``rows`` (unique) of ``p``, in place: one accumulator per row,
+    ``G_r += mean_j g_rj²``, then ``p_r -= lr · g_r / (sqrt(G_r) + eps)`` (torchrec's
+    RowWiseAdagrad, FBGEMM's EXACT_ROWWISE_ADAGRAD). With one column it is torch.optim.Adagrad.
+    The state is a (rows,) vector, so the update reads and writes the table once (lazy Adam:
+    two moment tables gathered and three tables scattered)."""
+    total = row_sum.index_select(0, rows).add_(g.pow(2).mean(1))
+    row_sum.index_copy_(0, rows, total)
+    p.index_add_(0, rows, g * total.sqrt_().add_(eps).reciprocal_().mul_(-lr).unsqueeze(1))
+
+
 def sgd_rows_(p: Tensor, rows: Tensor, g: Tensor, lr: float) -> None:
     """SGD on rows ``rows`` (unique) of ``p``, in place (``alpha``: torch's rounding, p + (-lr)·g fused)."""
     p.index_add_(0, rows, g, alpha=-lr)
 
 
-class SparseDenseSGD(Optimizer):
+class SparseDenseSGD(EagerOptimizer):
     def __init__(self, params, lr: float = 0.1, momentum: float = 0.0, weight_decay: float = 0.0):
         if lr <= 0 or not 0 <= momentum < 1:
             raise ValueError(f"SparseDenseSGD: need lr > 0 and 0 <= momentum < 1 (got {lr}, {momentum})")

@@ -19,13 +19,12 @@ Contract: smorms3(cfg)(named_parameters) -> torch.optim.Optimizer.
 from __future__ import annotations
 
 import torch
-from torch.optim import Optimizer
 
 from .configs import SMORMS3Config
-from .groups import closure_loss, param_groups
+from .groups import EagerOptimizer, closure_loss, param_groups
 
 
-class SMORMS3(Optimizer):
+class SMORMS3(EagerOptimizer):
     def __init__(self, params, lr: float = 0.0025, eps: float = 1e-16, weight_decay: float = 0.0):
         if lr <= 0 or eps <= 0 or weight_decay < 0:
             raise ValueError(f"SMORMS3: need lr > 0, eps > 0, weight_decay >= 0 (got {lr}, {eps}, {weight_decay})")

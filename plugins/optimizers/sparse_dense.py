@@ -23,18 +23,25 @@ from __future__ import annotations
 import math
 
 import torch
-from torch.optim import Optimizer
 
 from .configs import SparseDenseConfig
-from .groups import closure_loss, param_groups
-from .rowwise import adam_rows_
+from .groups import EagerOptimizer, closure_loss, param_groups
+from .rowwise import adagrad_rows_, adam_rows_, rows_of
+
+SPARSE_RULES = ("adam", "rowwise_adagrad")
+ROWWISE_EPS = 1e-10  # torch.optim.Adagrad's and torchrec's default
 
 
-class SparseDenseAdam(Optimizer):
-    def __init__(self, params, lr: float = 1e-3, betas=(0.9, 0.999), eps: float = 1e-8, weight_decay: float = 0.0):
+class SparseDenseAdam(EagerOptimizer):
+    def __init__(self, params, lr: float = 1e-3, betas=(0.9, 0.999), eps: float = 1e-8, weight_decay: float = 0.0,
+                 sparse_rule: str = "adam", sparse_lr_scale: float = 1.0):
         if lr <= 0 or eps <= 0 or not all(0 <= b < 1 for b in betas):
             raise ValueError(f"SparseDenseAdam: need lr > 0, eps > 0, 0 <= betas < 1 (got {lr}, {eps}, {betas})")
-        super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay))
+        if sparse_rule not in SPARSE_RULES or sparse_lr_scale <= 0:
+            raise ValueError(f"SparseDenseAdam: sparse_rule must be one of {SPARSE_RULES} and sparse_lr_scale > 0 "
+                             f"(got {sparse_rule!r}, {sparse_lr_scale})")
+        super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay,
+                                      sparse_rule=sparse_rule, sparse_lr_scale=sparse_lr_scale))
 
     @torch.no_grad()
     def step(self, closure=None):
@@ -43,6 +50,9 @@ class SparseDenseAdam(Optimizer):
             lr, (beta1, beta2), eps, wd = group["lr"], group["betas"], group["eps"], group["weight_decay"]
             for p in group["params"]:
                 if p.grad is None:
+                    continue
+                if p.grad.is_sparse and group.get("sparse_rule", "adam") == "rowwise_adagrad":
+                    self._rowwise_adagrad(p, group)
                     continue
                 state = self.state[p]
                 if not state:
@@ -54,7 +64,8 @@ class SparseDenseAdam(Optimizer):
                 exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
                 bc1, bc2 = 1 - beta1 ** t, 1 - beta2 ** t
                 if p.grad.is_sparse:
-                    self._sparse_update(p, p.grad, exp_avg, exp_avg_sq, lr * math.sqrt(bc2) / bc1, beta1, beta2, eps)
+                    lr_rows = lr * group.get("sparse_lr_scale", 1.0)
+                    self._sparse_update(p, p.grad, exp_avg, exp_avg_sq, lr_rows * math.sqrt(bc2) / bc1, beta1, beta2, eps)
                     continue
                 grad = p.grad if wd == 0 else p.grad.add(p, alpha=wd)
                 exp_avg.lerp_(grad, 1 - beta1)
@@ -62,6 +73,19 @@ class SparseDenseAdam(Optimizer):
                 denom = (exp_avg_sq.sqrt() / math.sqrt(bc2)).add_(eps)
                 p.addcdiv_(exp_avg, denom, value=-lr / bc1)
         return loss
+
+    def _rowwise_adagrad(self, p, group):
+        """Row-wise AdaGrad (rowwise.py) for a row-sparse gradient: one accumulator per row."""
+        if p.grad.sparse_dim() != 1:
+            raise ValueError("sparse_rule=rowwise_adagrad needs a row-sparse gradient (an embedding table's); "
+                             "use sparse_rule=adam for element-sparse ones")
+        state = self.state[p]
+        if not state:
+            state["step"] = 0
+            state["row_sum"] = p.new_zeros(p.shape[0])
+        state["step"] += 1
+        if (found := rows_of(p.grad)) is not None:
+            adagrad_rows_(p, *found, state["row_sum"], group["lr"] * group.get("sparse_lr_scale", 1.0), ROWWISE_EPS)
 
     @staticmethod
     def _sparse_update(p, grad, exp_avg, exp_avg_sq, step_size, beta1, beta2, eps):
@@ -94,6 +118,7 @@ class SparseDenseAdam(Optimizer):
 def sparse_dense(cfg: SparseDenseConfig):
     def build(named_params):
         return SparseDenseAdam(param_groups(named_params, cfg.weight_decay, cfg.no_decay), lr=cfg.lr,
-                               betas=(cfg.beta1, cfg.beta2), eps=cfg.eps)
+                               betas=(cfg.beta1, cfg.beta2), eps=cfg.eps, sparse_rule=cfg.sparse_rule,
+                               sparse_lr_scale=cfg.sparse_lr_scale)
 
     return build
