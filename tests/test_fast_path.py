@@ -178,6 +178,34 @@ def test_row_gather_gives_a_coalesced_gradient_equal_to_embedding_bags():
     torch.testing.assert_close(grad.to_dense(), ref.grad.to_dense())
 
 
+@pytest.mark.parametrize("num_hashes", [1, 4])
+def test_row_bag_backward_equals_embedding_bags_gradient_with_repeated_rows_and_token_weights(num_hashes):
+    """The training path's bag sum (RowBag: its backward a bag sum over the entries grouped by
+    row) against torch's EmbeddingBag gradient: repeated tokens, a one-token text, an empty
+    text, a 16-row table (rows shared by many tokens), per-token weights as dropout makes them."""
+    model = zoo_core.build(["num_classes=3", "dim=8", "embed.num_bits=16", f"embed.num_hashes={num_hashes}",
+                            "embed.sparse=true", "mixer=[]", "pool=mean", "tokenizer.unit=char_ngrams"]).double()
+    feats = featurize_texts(model, ["aaaa aaaa aaaa", "x", "hello world", ""], bag=True)
+    inputs = feats.encode([0, 1, 2, 3])
+    assert {"bag_order", "bag_starts"} <= set(inputs)
+    n = len(inputs["bag_bits"])
+    token_weight = torch.rand(n, generator=torch.Generator().manual_seed(0), dtype=torch.float64) * (
+        torch.arange(n) % 3 != 0)  # some tokens dropped
+    out = model.embed.bag(inputs, token_weight)
+    assert type(out.grad_fn).__name__ == "RowBagBackward"
+    (out * torch.linspace(-1, 2, out.numel(), dtype=torch.float64).view_as(out)).sum().backward()
+    ref = torch.nn.Parameter(model.embed.weight.detach().clone())
+    w = (inputs["bag_weight"].double() * token_weight.unsqueeze(1)).reshape(-1)
+    ref_out = torch.nn.functional.embedding_bag(inputs["bag_bits"].reshape(-1), ref,
+                                                inputs["bag_offsets"][:-1] * num_hashes, mode="sum",
+                                                per_sample_weights=w)
+    torch.testing.assert_close(out, ref_out, rtol=1e-12, atol=1e-12)
+    (ref_out * torch.linspace(-1, 2, out.numel(), dtype=torch.float64).view_as(out)).sum().backward()
+    grad = model.embed.weight.grad
+    assert grad.is_sparse and torch.equal(grad._indices()[0], torch.unique(inputs["bag_bits"]))
+    torch.testing.assert_close(grad.to_dense(), ref.grad, rtol=1e-12, atol=1e-12)
+
+
 def test_token_dropout_on_ids_keeps_at_least_one_token_and_averages_the_kept():
     torch.manual_seed(0)
     offsets = torch.tensor([0, 1, 3, 10, 30])

@@ -43,6 +43,18 @@ def unique_rows(rows: np.ndarray, num_rows: int) -> tuple[np.ndarray, np.ndarray
     return found, where[flat]
 
 
+def row_groups(inverse: np.ndarray, num_found: int) -> tuple[np.ndarray, np.ndarray]:
+    """The entries grouped by the row they read: ``order`` (a stable permutation of the entries,
+    row 0's first) and ``starts`` (num_found,), where each row's group starts in ``order``. The
+    backward of a bag sum is a bag sum over these groups (hash.py ``RowBag``): no sort in the step.
+    A radix sort when the rows fit 16 bits (numpy's stable sort of uint16)."""
+    keys = inverse.astype(np.uint16) if num_found <= 1 << 16 else inverse
+    order = np.argsort(keys, kind="stable")
+    starts = np.zeros(num_found, dtype=np.int64)
+    np.cumsum(np.bincount(inverse, minlength=num_found)[:-1], out=starts[1:])
+    return order, starts
+
+
 def token_weights(offsets: Tensor, mode: str, drop: float = 0.0, dtype: torch.dtype | None = None) -> Tensor:
     """(N,) weight of each token in its text's pooled vector: 1/len (mean) or 1 (sum); with
     ``drop``, each token is hidden with that probability (word dropout), a text keeping all

@@ -59,7 +59,7 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 
 from zoo_core import featurize
-from zoo_core.bag import unique_rows
+from zoo_core.bag import row_groups, unique_rows
 from zoo_core.interfaces import Embedder
 
 from .cache import TokenCache
@@ -84,6 +84,33 @@ class RowGather(torch.autograd.Function):
         (rows,) = ctx.saved_tensors
         return torch.sparse_coo_tensor(rows.unsqueeze(0), grad.contiguous(), ctx.shape, is_coalesced=True,
                                        check_invariants=False), None
+
+
+class RowBag(torch.autograd.Function):
+    """``embedding_bag(inverse, weight[rows], offsets, sum, per_sample_weights)`` whose backward
+    is itself a bag sum: row u's gradient is the sum, over the entries that read u (``order``
+    grouped by ``starts``, found with the batch's encoding), of the entry's weight times its
+    text's output gradient. It arrives as the sparse (rows, grad) tensor, each row once, like
+    RowGather's, without the sort of EmbeddingBag's own backward. The per-entry weights get no
+    gradient (the caller uses RowGather when they need one)."""
+
+    @staticmethod
+    def forward(ctx, weight: Tensor, rows: Tensor, inverse: Tensor, offsets: Tensor, entry_weight: Tensor,
+                order: Tensor, starts: Tensor) -> Tensor:
+        ctx.save_for_backward(rows, offsets, entry_weight, order, starts)
+        ctx.shape, ctx.entries = weight.shape, len(inverse)
+        return F.embedding_bag(inverse, weight.index_select(0, rows), offsets, mode="sum",
+                               per_sample_weights=entry_weight)
+
+    @staticmethod
+    def backward(ctx, grad: Tensor):
+        rows, offsets, entry_weight, order, starts = ctx.saved_tensors
+        sizes = torch.diff(offsets, append=offsets.new_tensor([ctx.entries]))
+        text_of = torch.repeat_interleave(torch.arange(len(offsets)), sizes)
+        grad_rows = F.embedding_bag(text_of[order], grad.contiguous(), starts, mode="sum",
+                                    per_sample_weights=entry_weight[order])
+        return (torch.sparse_coo_tensor(rows.unsqueeze(0), grad_rows, ctx.shape, is_coalesced=True,
+                                        check_invariants=False), None, None, None, None, None, None)
 
 
 class HashEmbedder(Embedder):
@@ -165,7 +192,9 @@ class HashEmbedder(Embedder):
                 out["bag_bucket"] = torch.from_numpy(codes[2])
             if self.sparse and self.training:  # the rows RowGather gathers, found here (on the trainer's encoding thread)
                 rows, inverse = unique_rows(codes[0], self.num_bits)
-                out["bag_rows"], out["bag_inverse"] = torch.from_numpy(rows), torch.from_numpy(inverse)
+                order, starts = row_groups(inverse, len(rows))
+                out.update(bag_rows=torch.from_numpy(rows), bag_inverse=torch.from_numpy(inverse),
+                           bag_order=torch.from_numpy(order), bag_starts=torch.from_numpy(starts))
             return out
         bits, mask = featurize.pad(codes[0], offsets)
         out = {"bits": torch.from_numpy(bits), "bit_weight": torch.from_numpy(featurize.pad(codes[1], offsets)[0]),
@@ -174,10 +203,13 @@ class HashEmbedder(Embedder):
             out["bucket"] = torch.from_numpy(featurize.pad(codes[2], offsets)[0])
         return out
 
+    def _sparse_step(self) -> bool:
+        return self.sparse and self.weight.requires_grad and torch.is_grad_enabled()
+
     def _sum_rows(self, bits: Tensor, weight: Tensor, offsets: Tensor | None, found=None) -> Tensor:
         """embedding_bag(mode=sum) of rows ``bits`` (2-D: fixed-width bags; 1-D: with offsets);
         ``found``: (unique rows, each bit's index among them) when already known."""
-        if self.sparse and self.weight.requires_grad and torch.is_grad_enabled():
+        if self._sparse_step():
             rows, inverse = found if found is not None else torch.unique(bits, return_inverse=True)
             table = RowGather.apply(self.weight, rows)
             return F.embedding_bag(inverse, table, offsets, mode="sum", per_sample_weights=weight)
@@ -200,5 +232,9 @@ class HashEmbedder(Embedder):
         if token_weight is not None:
             weight = weight * token_weight.unsqueeze(-1)
         k = bits.shape[1]
+        offsets, weight = inputs["bag_offsets"][:-1] * k, weight.reshape(-1)
+        if "bag_order" in inputs and self._sparse_step() and not weight.requires_grad:
+            return RowBag.apply(self.weight, inputs["bag_rows"], inputs["bag_inverse"], offsets, weight,
+                                inputs["bag_order"], inputs["bag_starts"])
         found = (inputs["bag_rows"], inputs["bag_inverse"]) if "bag_rows" in inputs else None
-        return self._sum_rows(bits.reshape(-1), weight.reshape(-1), inputs["bag_offsets"][:-1] * k, found)
+        return self._sum_rows(bits.reshape(-1), weight, offsets, found)
