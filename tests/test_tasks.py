@@ -1,5 +1,6 @@
 """Few-shot and retrieval tasks: episode layout, held-out novel classes, metrics against
 pytrec_eval, and short real training runs."""
+import numpy as np
 import pytest
 import torch
 
@@ -111,3 +112,18 @@ def test_a_retrieval_run_reports_ndcg_and_map_under_their_own_names(tmp_path):
     assert is_png(out / "curves.png")
     card = (out / "README.md").read_text()
     assert "ndcg@5 **" in card and "map **" in card and "accuracy" not in card.split("## Results")[1]
+
+
+def test_classification_batches_cover_every_example_once_length_bucketed_and_replayable():
+    from zoo_plugins.tasks.classification import epoch_batches
+
+    lengths = [int(x) for x in np.random.default_rng(3).integers(1, 60, 2_000)]
+    batches = epoch_batches(lengths, 16, seed=7, epoch=2)
+    assert sorted(i for b in batches for i in b) == list(range(2_000))
+    assert max(map(len, batches)) == 16 and sum(len(b) < 16 for b in batches) <= 1  # 2,000 = one chunk
+    # sorted by length inside each batch, and batches are much tighter than random ones
+    assert all(lengths[b[k]] <= lengths[b[k + 1]] for b in batches for k in range(len(b) - 1))
+    spread = np.mean([lengths[b[-1]] - lengths[b[0]] for b in batches])
+    assert spread < 5  # random batches of 16 from 1..59 spread ~50
+    assert epoch_batches(lengths, 16, 7, 2) == batches  # a resumed run replays the epoch
+    assert epoch_batches(lengths, 16, 7, 3) != batches and epoch_batches(lengths, 16, 8, 2) != batches

@@ -93,10 +93,15 @@ class Task:
         raise NotImplementedError
 
 
+def epoch_seed(seed: int, epoch: int) -> int:
+    """The seed of one epoch's batches: a function of (seed, epoch) alone, so a resumed run
+    replays the same order."""
+    return seed * 1_000_003 + epoch
+
+
 def epoch_rng(seed: int, epoch: int) -> random.Random:
-    """The random source of one epoch's batches: a function of (seed, epoch) alone, so a
-    resumed run replays the same order."""
-    return random.Random(seed * 1_000_003 + epoch)
+    """``epoch_seed``'s Python random source (for tasks that shuffle lists)."""
+    return random.Random(epoch_seed(seed, epoch))
 
 
 def by_label(label_ids) -> dict[int, list[int]]:

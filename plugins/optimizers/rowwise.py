@@ -56,7 +56,7 @@ def adagrad_rows_(p: Tensor, rows: Tensor, g: Tensor, row_sum: Tensor, lr: float
     RowWiseAdagrad, FBGEMM's EXACT_ROWWISE_ADAGRAD). With one column it is torch.optim.Adagrad.
     The state is a (rows,) vector, so the update reads and writes the table once (lazy Adam:
     two moment tables gathered and three tables scattered)."""
-    total = row_sum.index_select(0, rows).add_(g.pow(2).mean(1))
+    total = row_sum.index_select(0, rows).add_(torch.linalg.vector_norm(g, dim=1).square_().div_(g.shape[1]))
     row_sum.index_copy_(0, rows, total)
     p.index_add_(0, rows, g * total.sqrt_().add_(eps).reciprocal_().mul_(-lr).unsqueeze(1))
 

@@ -5,21 +5,25 @@ little padding), and depend only on (seed, epoch).
 """
 from __future__ import annotations
 
-from zoo_core.tasks import Task, TrainingSet, epoch_rng
+import numpy as np
+
+from zoo_core.tasks import Task, TrainingSet, epoch_seed
 
 
-def epoch_batches(lengths: list[int], batch_size: int, seed: int, epoch: int) -> list[list[int]]:
-    """Shuffled, length-bucketed batches; depends only on (seed, epoch)."""
-    rng = epoch_rng(seed, epoch)
-    idx = list(range(len(lengths)))
-    rng.shuffle(idx)
+def epoch_batches(lengths, batch_size: int, seed: int, epoch: int) -> list[list[int]]:
+    """Shuffled, length-bucketed batches (within each run of 50 batches' worth of shuffled
+    examples, sorted by length); depends only on (seed, epoch). numpy, not a Python sort with a
+    key function: 133k examples take ~10 ms instead of ~130 ms an epoch."""
+    rng = np.random.default_rng(epoch_seed(seed, epoch))
+    lengths = np.asarray(lengths)
+    idx = rng.permutation(len(lengths))
     chunk = batch_size * 50
     batches = []
     for start in range(0, len(idx), chunk):
-        part = sorted(idx[start:start + chunk], key=lambda i: lengths[i])
-        batches += [part[j:j + batch_size] for j in range(0, len(part), batch_size)]
-    rng.shuffle(batches)
-    return batches
+        part = idx[start:start + chunk]
+        part = part[np.argsort(lengths[part], kind="stable")]
+        batches += [part[j:j + batch_size].tolist() for j in range(0, len(part), batch_size)]
+    return [batches[i] for i in rng.permutation(len(batches))]
 
 
 class ClassificationTask(Task):
