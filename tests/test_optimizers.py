@@ -40,6 +40,33 @@ def test_smorms3_matches_hand_computed_steps():
     assert expected[0] == pytest.approx(1.0 - lr * math.sqrt(2))
 
 
+def test_smorms3_updates_every_weight_of_every_group_by_the_equations():
+    """Several parameters in two groups (one with L2 weight decay), updated together: each
+    weight follows Funk's scalar equations with its own gradient (plus wd * weight)."""
+    g = torch.Generator().manual_seed(0)
+    a = torch.nn.Parameter(torch.randn(2, 3, generator=g, dtype=torch.float64))
+    b = torch.nn.Parameter(torch.randn(4, generator=g, dtype=torch.float64))
+    opt = SMORMS3([{"params": [a], "weight_decay": 0.1}, {"params": [b]}], lr=0.02)
+    start = {"a": a.detach().clone().flatten().tolist(), "b": b.detach().clone().flatten().tolist()}
+    steps = [(torch.randn(2, 3, generator=g, dtype=torch.float64), torch.randn(4, generator=g, dtype=torch.float64))
+             for _ in range(5)]
+    for ga, gb in steps:
+        a.grad, b.grad = ga.clone(), gb.clone()
+        opt.step()
+    for i, w0 in enumerate(start["b"]):  # no decay: the scalar reference directly
+        assert b.flatten()[i].item() == pytest.approx(reference_smorms3(w0, [gb[i].item() for _, gb in steps], 0.02)[-1],
+                                                      rel=1e-12, abs=1e-15)
+    for i, w in enumerate(start["a"]):  # with decay: the gradient is grad + 0.1 w at each step's weight
+        mem, m, m2 = 1.0, 0.0, 0.0
+        for ga, _ in steps:
+            grad = ga.flatten()[i].item() + 0.1 * w
+            r = 1.0 / (mem + 1.0)
+            m, m2 = (1 - r) * m + r * grad, (1 - r) * m2 + r * grad * grad
+            x = m * m / (m2 + 1e-16)
+            w, mem = w - grad * min(0.02, x) / (math.sqrt(m2) + 1e-16), 1 + mem * (1 - x)
+        assert a.flatten()[i].item() == pytest.approx(w, rel=1e-12, abs=1e-15)
+
+
 def test_smorms3_closure_and_state_dict():
     w = torch.nn.Parameter(torch.tensor([3.0]))
     opt = SMORMS3([w], lr=0.1)

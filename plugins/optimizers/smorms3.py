@@ -34,26 +34,43 @@ class SMORMS3(EagerOptimizer):
     def step(self, closure=None):
         loss = closure_loss(closure)
         for group in self.param_groups:
-            lr, eps, wd = group["lr"], group["eps"], group["weight_decay"]
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                if p.grad.is_sparse:
-                    raise RuntimeError("SMORMS3 does not take sparse gradients; use a sparse+dense optimizer")
-                grad = p.grad if wd == 0 else p.grad.add(p, alpha=wd)
-                state = self.state[p]
-                if not state:
-                    state["mem"] = torch.ones_like(p)
-                    state["g"] = torch.zeros_like(p)
-                    state["g2"] = torch.zeros_like(p)
-                mem, g, g2 = state["mem"], state["g"], state["g2"]
-                r = 1.0 / (mem + 1.0)
-                g.mul_(1 - r).addcmul_(r, grad)
-                g2.mul_(1 - r).addcmul_(r, grad * grad)
-                x = g * g / (g2 + eps)
-                p.sub_(grad * x.clamp(max=lr) / (g2.sqrt() + eps))
-                mem.mul_(1 - x).add_(1.0)
+            params = [p for p in group["params"] if p.grad is not None]
+            if any(p.grad.is_sparse for p in params):
+                raise RuntimeError("SMORMS3 does not take sparse gradients; use a sparse+dense optimizer")
+            if params:
+                self._update(params, group["lr"], group["eps"], group["weight_decay"])
         return loss
+
+    def _update(self, params, lr, eps, wd):
+        """The equations of the module docstring for all of a group's parameters at once
+        (torch._foreach_*: one kernel launch per operation and group, not per parameter)."""
+        grads = [p.grad for p in params]
+        if wd:
+            grads = torch._foreach_add(grads, params, alpha=wd)
+        for p in params:
+            if not self.state[p]:
+                self.state[p].update(mem=torch.ones_like(p), g=torch.zeros_like(p), g2=torch.zeros_like(p))
+        mem, g, g2 = ([self.state[p][k] for p in params] for k in ("mem", "g", "g2"))
+        r = torch._foreach_add(mem, 1.0)
+        torch._foreach_reciprocal_(r)                      # r = 1 / (mem + 1)
+        keep = torch._foreach_neg(r)
+        torch._foreach_add_(keep, 1.0)                     # 1 - r
+        torch._foreach_mul_(g, keep)
+        torch._foreach_addcmul_(g, r, grads)               # g = (1 - r) g + r grad
+        torch._foreach_mul_(g2, keep)
+        torch._foreach_addcmul_(g2, r, torch._foreach_mul(grads, grads))
+        x = torch._foreach_mul(g, g)
+        torch._foreach_div_(x, torch._foreach_add(g2, eps))  # x = g² / (g2 + eps)
+        change = torch._foreach_clamp_max(x, lr)
+        torch._foreach_mul_(change, grads)
+        root = torch._foreach_sqrt(g2)
+        torch._foreach_add_(root, eps)
+        torch._foreach_div_(change, root)
+        torch._foreach_sub_(params, change)                 # p -= grad min(lr, x) / (sqrt(g2) + eps)
+        torch._foreach_neg_(x)
+        torch._foreach_add_(x, 1.0)
+        torch._foreach_mul_(mem, x)
+        torch._foreach_add_(mem, 1.0)                      # mem = 1 + mem (1 - x)
 
 
 def smorms3(cfg: SMORMS3Config):
