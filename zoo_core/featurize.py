@@ -119,11 +119,21 @@ class _Steps:
     def __init__(self, cp: np.ndarray):
         self.bytes, self.n = _utf8(cp)
         self.ascii = bool(self.n.max(initial=1) == 1)
+        # for slices: the positions whose character has a (j+1)-th byte, and that byte (j = 1..3)
+        self.more = [] if self.ascii else [(p, self.bytes[j, p]) for j in range(1, 4)
+                                           for p in [np.flatnonzero(self.n > j)]]
 
     def step(self, h: np.ndarray, at) -> np.ndarray:
         """``h`` extended by the character at positions ``at`` (an index array or slice)."""
         h = (h ^ self.bytes[0, at]) * _PRIME
         if self.ascii:
+            return h
+        if isinstance(at, slice):  # the later bytes at the few positions that have them, not np.where over all
+            start, stop, _ = at.indices(self.n.shape[0])
+            for pos, byte in self.more:
+                lo, hi = np.searchsorted(pos, (start, stop))
+                local = pos[lo:hi] - start
+                h[local] = (h[local] ^ byte[lo:hi]) * _PRIME
             return h
         n = self.n[at]
         for j in range(1, 4):
