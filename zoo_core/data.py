@@ -128,7 +128,7 @@ def _read_table(path: Path, lines: Iterator[str], bad: set[int], add, problems: 
     try:
         for row in reader:
             first, last, start = start, reader.line_num, reader.line_num + 1
-            if not any(cell.strip() for cell in row) or bad.intersection(range(first, last + 1)):
+            if not "".join(row).strip() or (bad and bad.intersection(range(first, last + 1))):
                 continue
             if header is None:
                 header = [h.strip().lower() for h in row]
