@@ -32,6 +32,10 @@ BAG_BASE = ["recipe=default", *DATA, "tokenizer.max_tokens=1024", "train.epochs=
 # The rows were measured with the default recipe of their day (4 hashes, a unit-normal table); the
 # default has since moved to 1 hash and init_scale 0.01, so the hash-embedder rows pin the old values.
 BAG = [BAG_BASE[0], "embed.num_hashes=4", "embed.init_scale=1", *BAG_BASE[1:]]
+# recipe=glosses (wave 4: fastText-style subword word vectors, gMLP gating width 256, lr 0.02); the rows that
+# chose it pin the values it had then (before, recipe=glosses was the row bag-words+gmlpx3-pos): hashed
+# subword word vectors under the old recipe's lr 0.01 and gating width 2 * dim
+SUBWORD = ["recipe=glosses", "train.lr=0.01", "mixer.0.hidden=128", "mixer.1.hidden=128", "mixer.2.hidden=128"]
 # name -> overrides (zoo rows) or None (baselines, run by this script)
 ROWS: dict[str, list[str] | None] = {
     "fasttext": None,  # words + word bigrams (wordNgrams=2)
@@ -85,6 +89,17 @@ ROWS: dict[str, list[str] | None] = {
                             "pool=seed_attention"],
     "bag-words+gmlp-dim128": [*BAG, "tokenizer.unit=words", "mixer=gmlp", "mixer.max_len=64", "tokenizer.max_tokens=64",
                               "dim=128"],
+    # recipe=glosses and its variants (issue 20 part 2, wave 4): fastText-style subword word vectors, tuning
+    "glosses": ["recipe=glosses"],
+    "glosses-subword": SUBWORD,
+    "glosses-subword-sum": [*SUBWORD, "embed.reduce=sum"],
+    "glosses-subword-2to5": [*SUBWORD, "embed.ngram_min=2", "embed.ngram_max=5"],
+    "glosses-subword-hashes2": [*SUBWORD, "embed.num_hashes=2"],
+    "glosses-subword-lr0.02": [*SUBWORD, "train.lr=0.02"],
+    "glosses-subword-8epochs": [*SUBWORD, "train.epochs=8"],
+    "glosses-subword-hashes2-lr0.02": [*SUBWORD, "embed.num_hashes=2", "train.lr=0.02"],
+    "glosses-subword-lr0.02-bits2^20": [*SUBWORD, "train.lr=0.02", "embed.num_bits=1048576"],
+    "glosses-subword-lr0.02-dropout0.1": [*SUBWORD, "train.lr=0.02", "token_dropout=0.1"],
     "net-none-mean": [*NET, "mixer=[]", "pool=mean"],
     "net-none-seed": [*NET, "mixer=[]"],
     "net-none-latent": [*NET, "mixer=[]", "pool=latent_attention"],
@@ -186,7 +201,7 @@ def table(rows: list[dict], seed: int = 0, out: str = "docs/benchmarks/sentences
         "One thread per run; 6 epochs for zoo; settings chosen on validation; test read once at the end. Each zoo "
         f"command was run with `train.plots=false seed={seed}` added. Regenerate all rows: "
         f"`.venv/bin/python benchmarks/sentences.py --seed {seed} --out {out}` (`--only ROW` reruns one row). "
-        "`recipe=glosses` is the row bag-words+gmlpx3-pos.",
+        "`recipe=glosses` is the row glosses (before wave 4: bag-words+gmlpx3-pos).",
         f"Machine: {m['cpu']}, {m['cores']} cores shared with other jobs, torch {m['torch']}; the load average "
         "(1 minute) at each row's end is beside it: compare seconds within similar loads only.", "",
         "| model | validation | test | train s | load | notes | command |", "|---|---:|---:|---:|---:|---|---|"]
