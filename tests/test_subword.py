@@ -20,7 +20,8 @@ def make(dim=8, num_bits=97, **cfg):
     return zoo_core.create("embed", "subword_hash", dim=dim, num_bits=num_bits, **cfg)
 
 
-def reference(emb, word: str) -> torch.Tensor:
+def reference(emb, seq: list[str], t: int) -> torch.Tensor:
+    word = seq[t]
     marked = "<" + word + ">"
     pieces = [marked] if emb.word else []
     for n in range(emb.ngram_min, emb.ngram_max + 1):
@@ -29,6 +30,8 @@ def reference(emb, word: str) -> torch.Tensor:
                 pieces.append(marked[i:i + n])
     if not pieces:
         pieces = [marked]
+    if emb.word_ngrams == 2 and t > 0:
+        pieces.append(seq[t - 1] + " " + word)
     total = torch.zeros(emb.dim, dtype=torch.float64)
     for piece in pieces:
         for bit in set(featurize.token_bits_int(piece, emb.num_bits, emb.num_hashes, emb.seed)):
@@ -37,14 +40,15 @@ def reference(emb, word: str) -> torch.Tensor:
 
 
 @pytest.mark.parametrize("cfg", [{}, {"reduce": "sum"}, {"num_hashes": 3, "ngram_min": 1, "ngram_max": 4},
-                                 {"word": False, "ngram_min": 2, "ngram_max": 3}, {"sparse": True, "seed": 7}])
+                                 {"word": False, "ngram_min": 2, "ngram_max": 3}, {"sparse": True, "seed": 7},
+                                 {"word_ngrams": 2}, {"word_ngrams": 2, "reduce": "sum", "num_hashes": 2}])
 def test_values_match_the_loop(cfg):
     emb = make(**cfg)
     with torch.no_grad():
         out = emb(emb.encode([WORDS[:5], WORDS[5:]]))
     for i, seq in enumerate([WORDS[:5], WORDS[5:]]):
         for t, word in enumerate(seq):
-            assert torch.allclose(out[i, t].double(), reference(emb, word), atol=1e-5), (cfg, word)
+            assert torch.allclose(out[i, t].double(), reference(emb, seq, t), atol=1e-5), (cfg, word)
 
 
 def test_shape_contract_and_zero_padding():
@@ -59,9 +63,10 @@ def test_shape_contract_and_zero_padding():
     assert (out[~inputs["mask"]] == 0).all() and (out[inputs["mask"]].abs().sum(1) > 0).all()
 
 
-def test_padding_on_both_sides():
+@pytest.mark.parametrize("word_ngrams", [1, 2])
+def test_padding_on_both_sides(word_ngrams):
     """The real tokens fill the mask's True positions in row-major order, wherever the padding is."""
-    emb = make()
+    emb = make(word_ngrams=word_ngrams)
     batch = [["the", "cat", "sat"], ["on"], ["a", "mat"]]
     inputs = emb.encode(batch)
     with torch.no_grad():
@@ -81,6 +86,18 @@ def test_one_token_alone_equals_in_a_batch_and_repeats_agree():
     assert alone.shape == (1, 1, 8)
     assert torch.allclose(alone[0, 0], batch[1, 0])
     assert torch.equal(batch[2, 0], batch[2, 1]) and torch.equal(batch[2, 1], batch[2, 2])
+
+
+def test_word_pairs_start_at_each_texts_second_word():
+    """word_ngrams=2: a text's first word is its word_ngrams=1 vector (no pair crosses texts); a repeated
+    word after the first has the same pair each time."""
+    one, two = make(), make(word_ngrams=2)
+    batch = [["x", "x", "x"], ["x", "y"]]
+    with torch.no_grad():
+        a, b = one(one.encode(batch)), two(two.encode(batch))
+    assert torch.equal(a[:, 0], b[:, 0]) and torch.equal(b[0, 0], b[1, 0])
+    assert not torch.allclose(a[0, 1], b[0, 1]) and torch.equal(b[0, 1], b[0, 2])
+    assert not torch.allclose(b[0, 1], b[1, 1])  # the pairs "x x" and "x y" differ
 
 
 def test_words_share_their_ngrams_rows():

@@ -37,6 +37,8 @@ class SubwordHashConfig(ModuleConfig):
     word: bool = Field(True, description="the whole <word> is a piece too (false: n-grams only)")
     reduce: Literal["mean", "sum"] = Field("mean", description="a word's vector: the mean (fastText) or the sum "
                                                              "of its pieces' vectors")
+    word_ngrams: int = Field(1, ge=1, le=2, description="2: each word after a text's first also gets the pair "
+                                                        "(previous word, word) as a piece (fastText wordNgrams)")
     seed: int = Field(0, ge=0, lt=2**64, description="salt of the hash functions")
     cache_size: int = Field(1_000_000, ge=0, description="distinct words whose pieces are cached")
     sparse: bool = Field(False, description="sparse gradients (only the rows a batch used); pair with "
