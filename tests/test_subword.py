@@ -138,3 +138,27 @@ def test_cache_that_starts_afresh_gives_the_same_vectors():
 def test_bad_ngram_range_is_refused_with_the_fix():
     with pytest.raises(Exception, match="ngram_min <= ngram_max"):
         zoo_core.create("embed", "subword_hash", dim=8, ngram_min=5, ngram_max=3)
+
+
+def test_torchscript_export_matches_zoo_and_onnx_refuses_in_one_line(tmp_path):
+    """TorchScript traces the embedder (checked on batches of other shapes than the export's);
+    ONNX cannot (the flat inputs' lengths are data-dependent) and says so in one line."""
+    import numpy as np
+
+    from zoo_core.errors import ZooError
+    from zoo_tools.export import export, input_names, load_artefact
+
+    model = zoo_core.build(["num_classes=3", "dim=16", "tokenizer.unit=words", "embed=subword_hash",
+                            "embed.num_bits=512", "embed.word_ngrams=2", "pos=sinusoidal"]).eval()
+    model.labels = ["a", "b", "c"]
+    path, _ = export(model, "torchscript", tmp_path / "m.torchscript")
+    artefact, _ = load_artefact(path)
+    for batch in [[["one"]], [["walking", "home"], ["a"]], [[f"w{i}" for i in range(30)], ["z"], ["p", "q"]]]:
+        enc = model.encode(batch)
+        with torch.no_grad():
+            want = model(enc)["logits"].numpy()
+        np.testing.assert_allclose(artefact(*[enc[k] for k in input_names(model)]), want, atol=1e-4, rtol=1e-4)
+    pytest.importorskip("onnxscript")
+    with pytest.raises(ZooError) as e:
+        export(model, "onnx", tmp_path / "m.onnx")
+    assert e.value.problems[0].startswith("embed=subword_hash cannot be exported to onnx (")
