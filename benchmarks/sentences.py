@@ -32,6 +32,10 @@ BAG_BASE = ["recipe=default", *DATA, "tokenizer.max_tokens=1024", "train.epochs=
 # The rows were measured with the default recipe of their day (4 hashes, a unit-normal table); the
 # default has since moved to 1 hash and init_scale 0.01, so the hash-embedder rows pin the old values.
 BAG = [BAG_BASE[0], "embed.num_hashes=4", "embed.init_scale=1", *BAG_BASE[1:]]
+# recipe=glosses (wave 4: fastText-style subword word vectors, gMLP gating width 256, lr 0.02); the rows that
+# chose it pin the values it had then (before, recipe=glosses was the row bag-words+gmlpx3-pos): hashed
+# subword word vectors under the old recipe's lr 0.01 and gating width 2 * dim
+SUBWORD = ["recipe=glosses", "train.lr=0.01", "mixer.0.hidden=128", "mixer.1.hidden=128", "mixer.2.hidden=128"]
 # name -> overrides (zoo rows) or None (baselines, run by this script)
 ROWS: dict[str, list[str] | None] = {
     "fasttext": None,  # words + word bigrams (wordNgrams=2)
@@ -85,6 +89,20 @@ ROWS: dict[str, list[str] | None] = {
                             "pool=seed_attention"],
     "bag-words+gmlp-dim128": [*BAG, "tokenizer.unit=words", "mixer=gmlp", "mixer.max_len=64", "tokenizer.max_tokens=64",
                               "dim=128"],
+    # recipe=glosses and its variants (issue 20 part 2, wave 4): fastText-style subword word vectors, tuning
+    "glosses": ["recipe=glosses"],
+    "glosses-subword": SUBWORD,
+    "glosses-subword-sum": [*SUBWORD, "embed.reduce=sum"],
+    "glosses-subword-2to5": [*SUBWORD, "embed.ngram_min=2", "embed.ngram_max=5"],
+    "glosses-subword-hashes2": [*SUBWORD, "embed.num_hashes=2"],
+    "glosses-subword-lr0.02": [*SUBWORD, "train.lr=0.02"],
+    "glosses-subword-8epochs": [*SUBWORD, "train.epochs=8"],
+    "glosses-subword-hashes2-lr0.02": [*SUBWORD, "embed.num_hashes=2", "train.lr=0.02"],
+    "glosses-subword-lr0.02-bits2^20": [*SUBWORD, "train.lr=0.02", "embed.num_bits=1048576"],
+    "glosses-subword-lr0.02-dropout0.1": [*SUBWORD, "train.lr=0.02", "token_dropout=0.1"],
+    "glosses-wordpairs": ["recipe=glosses", "embed.word_ngrams=2"],  # fastText's wordNgrams=2 beside the subwords
+    "glosses-no-subword": ["recipe=glosses", "embed=hash", "embed.num_bits=262144", "embed.num_hashes=4",
+                           "embed.sparse=true"],  # ablation: the old hashed words under the new gating width and lr
     "net-none-mean": [*NET, "mixer=[]", "pool=mean"],
     "net-none-seed": [*NET, "mixer=[]"],
     "net-none-latent": [*NET, "mixer=[]", "pool=latent_attention"],
@@ -151,11 +169,14 @@ def run_zoo(overrides: list[str], splits, seed: int):
     run = compose([*overrides, "train.plots=false", f"seed={seed}"])
     curve = Curve()
     with tempfile.TemporaryDirectory() as tmp:
-        t = time.perf_counter()
+        t, cpu = time.perf_counter(), time.process_time()
         result = Trainer(run, Path(tmp) / "m", callbacks=[curve]).fit(splits=splits)
-        seconds = time.perf_counter() - t
+        seconds, cpu = time.perf_counter() - t, time.process_time() - cpu
+    # CPU seconds (all of this process's threads: the training thread and the batch-encoding one) compare
+    # across loads; wall seconds do not
     return dict(valid=result.best.get("accuracy", float("nan")), test=(result.test or {}).get("accuracy", float("nan")),
-                seconds=seconds, notes=f"{result.epochs} epochs, {result.parameters:,} parameters",
+                seconds=seconds, cpu_seconds=cpu,
+                notes=f"{result.epochs} epochs, {result.parameters:,} parameters, {cpu:.0f} CPU s",
                 curve=curve.rows, load=load_average().split("/")[0])
 
 
@@ -186,13 +207,34 @@ def table(rows: list[dict], seed: int = 0, out: str = "docs/benchmarks/sentences
         "One thread per run; 6 epochs for zoo; settings chosen on validation; test read once at the end. Each zoo "
         f"command was run with `train.plots=false seed={seed}` added. Regenerate all rows: "
         f"`.venv/bin/python benchmarks/sentences.py --seed {seed} --out {out}` (`--only ROW` reruns one row). "
-        "`recipe=glosses` is the row bag-words+gmlpx3-pos.",
+        "`recipe=glosses` is the row glosses (before wave 4: bag-words+gmlpx3-pos).",
         f"Machine: {m['cpu']}, {m['cores']} cores shared with other jobs, torch {m['torch']}; the load average "
         "(1 minute) at each row's end is beside it: compare seconds within similar loads only.", "",
         "| model | validation | test | train s | load | notes | command |", "|---|---:|---:|---:|---:|---|---|"]
     for r in rows:
         lines.append(f"| {r['name']} | {r['valid']:.4f} | {r['test']:.4f} | {r['seconds']:.1f} | {r['load']} | "
                      f"{r['notes']} | `{command(r['name'])}` |")
+    return "\n".join(lines) + "\n"
+
+
+def seed_table(caches: dict[int, Path]) -> str:
+    """Rows measured on more than one split seed (the caches of ``--seed N``): validation and test
+    per seed and their means; empty when no row has two seeds."""
+    done = {seed: read_rows(c) for seed, c in sorted(caches.items())}
+    names = [n for n in ROWS if sum(n in d for d in done.values()) > 1]
+    if not names:
+        return ""
+    seeds = list(done)
+    lines = ["", "## Across split seeds", "",
+             "Rows run on several split seeds (`--seed N --out docs/benchmarks/sentences_seedN.md`; seed 0 is the "
+             "table above); each seed is its own split and initialisation. Means over the seeds listed.", "",
+             "| model | seeds | validation per seed | test per seed | validation, mean | test, mean |",
+             "|---|---|---|---|---:|---:|"]
+    for n in names:
+        rows = [(s, done[s][n]) for s in seeds if n in done[s]]
+        val, test = [r["valid"] for _, r in rows], [r["test"] for _, r in rows]
+        lines.append(f"| {n} | {', '.join(str(s) for s, _ in rows)} | {' / '.join(f'{v:.4f}' for v in val)} | "
+                     f"{' / '.join(f'{t:.4f}' for t in test)} | {sum(val) / len(val):.4f} | {sum(test) / len(test):.4f} |")
     return "\n".join(lines) + "\n"
 
 
@@ -241,6 +283,10 @@ def main(argv=None) -> None:
     done = read_rows(cache)
     rows = [done[n] for n in ROWS if n in done]
     text = table(rows, args.seed, os.path.relpath(args.out, HERE.parent))
+    if args.seed == 0:  # the main table also summarises the seeds' tables beside it
+        others = {int(p.stem.rsplit("_seed", 1)[1]): p for p in args.out.parent.glob(f"{args.out.stem}_seed*.jsonl")
+                  if p.stem.rsplit("_seed", 1)[1].isdigit()}
+        text += seed_table({0: cache, **others})
     args.out.write_text("# Sentence-level task: WordNet glosses\n\n" + text)
     print(text)
 

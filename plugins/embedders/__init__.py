@@ -9,6 +9,10 @@ def zoo_register_components(register):
     register("embed", "hash", factory="zoo_plugins.embedders.hash:HashEmbedder", config=configs.HashConfig,
              summary="Bloom-style hashed embedding: any token -> num_bits-bit code -> sum of rows; "
                      "parameters independent of the vocabulary")
+    register("embed", "subword_hash", factory="zoo_plugins.embedders.subword:SubwordHashEmbedder",
+             config=configs.SubwordHashConfig,
+             summary="fastText-style word vectors: mean of the hashed rows of a word and its char n-grams; "
+                     "one vector per word")
     register("embed", "char_cnn", factory="zoo_plugins.embedders.char_cnn:CharCNNEmbedder",
              config=configs.CharCNNConfig,
              summary="character CNN: char embeddings -> filters of several widths -> max over time -> "

@@ -29,6 +29,29 @@ class HashConfig(ModuleConfig):
                                                       "which unseen tokens of a large table hit, add almost nothing")
 
 
+class SubwordHashConfig(ModuleConfig):
+    num_bits: int = Field(2**18, gt=0, description="rows of the table the pieces (words and char n-grams) hash into")
+    num_hashes: int = Field(1, gt=0, le=64, description="hash functions per piece (rows summed for it)")
+    ngram_min: int = Field(3, ge=1, description="shortest character n-gram of a <word> (fastText minn)")
+    ngram_max: int = Field(6, ge=1, description="longest character n-gram of a <word> (fastText maxn)")
+    word: bool = Field(True, description="the whole <word> is a piece too (false: n-grams only)")
+    reduce: Literal["mean", "sum"] = Field("mean", description="a word's vector: the mean (fastText) or the sum "
+                                                             "of its pieces' vectors")
+    word_ngrams: int = Field(1, ge=1, le=2, description="2: each word after a text's first also gets the pair "
+                                                        "(previous word, word) as a piece (fastText wordNgrams)")
+    seed: int = Field(0, ge=0, lt=2**64, description="salt of the hash functions")
+    cache_size: int = Field(1_000_000, ge=0, description="distinct words whose pieces are cached")
+    sparse: bool = Field(False, description="sparse gradients (only the rows a batch used); pair with "
+                                            "optim=sparse_dense")
+    init_scale: float = Field(1.0, ge=0, description="a piece's vector starts with entries N(0, init_scale^2)")
+
+    @model_validator(mode="after")
+    def _ngram_range(self):
+        if self.ngram_min > self.ngram_max:
+            raise ValueError(f"ngram_min={self.ngram_min} > ngram_max={self.ngram_max}; set ngram_min <= ngram_max")
+        return self
+
+
 class CharConfig(ModuleConfig):
     """Shared by the character embedders: how a character becomes a row of the char table."""
 
