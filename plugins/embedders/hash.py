@@ -106,7 +106,7 @@ class RowBag(torch.autograd.Function):
     def backward(ctx, grad: Tensor):
         rows, offsets, entry_weight, order, starts = ctx.saved_tensors
         sizes = torch.diff(offsets, append=offsets.new_tensor([ctx.entries]))
-        text_of = torch.repeat_interleave(torch.arange(len(offsets)), sizes)
+        text_of = torch.repeat_interleave(torch.arange(len(offsets), device=offsets.device), sizes)
         grad_rows = F.embedding_bag(text_of[order], grad.contiguous(), starts, mode="sum",
                                     per_sample_weights=entry_weight[order])
         return (torch.sparse_coo_tensor(rows.unsqueeze(0), grad_rows, ctx.shape, is_coalesced=True,
