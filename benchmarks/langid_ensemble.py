@@ -1,0 +1,167 @@
+"""Ensembles for word-level language ID (issue 20): train zoo models (and scikit-learn
+baselines) on one protocol of benchmarks/langid.py, keep each one's class probabilities on
+validation (and test), and score the averages of several members' probabilities.
+
+    .venv/bin/python benchmarks/langid_ensemble.py --protocol rare --seeds 0 \\
+        --member bag "" --member bag5 "tokenizer.ngram_max=5 seed_offset=1" \\
+        --member cnn "embed=char_cnn tokenizer.unit=words optim=adam train.lr=0.003 token_dropout=0" \\
+        --member nb sklearn:nb --combine bag+cnn --combine bag+bag5+nb [--test]
+
+A member is ``LABEL OVERRIDES``: zoo overrides on top of the default recipe (as in
+benchmarks/langid.py: ``data.options.words_per_language``, ``threads=1``, ``train.plots=false``
+and ``seed=<split seed>`` come first; ``seed_offset=K`` is this script's own word for
+``seed=<split seed + 100 K>``: the same split, another initialisation and batch order), or
+``sklearn:nb`` (multinomial naive Bayes on char_wb 1-4-gram counts, alpha 0.1, as in langid.py)
+or ``sklearn:logreg`` (logistic regression on sublinear tf-idf char_wb 1-5-grams, C=10).
+``--combine A+B+...`` averages the members' probabilities (equal weights; ``A*2+B`` weighs A
+twice). Validation decides; ``--test`` also prints test accuracy (final numbers only).
+
+Probabilities are cached under ``--cache`` (one .npz per protocol, seed and member, keyed by
+its overrides), so a new combination costs no training; a cached member keeps the CPU and
+wall seconds and load average of the run that made it. Prints one Markdown table.
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from _timing import load_average  # noqa: E402
+from langid import load_splits  # noqa: E402
+
+
+def zoo_overrides(spec: str, seed: int, args) -> list[str]:
+    extra, offset = [], 0
+    for item in spec.split():
+        if item.startswith("seed_offset="):
+            offset = int(item.split("=", 1)[1])
+        else:
+            extra.append(item)
+    return [f"data.options.words_per_language={args.words}", f"threads={args.threads}", "train.plots=false",
+            f"seed={seed + 100 * offset}", *extra]
+
+
+def train_zoo(splits, overrides: list[str]) -> dict:
+    """Train, then the best checkpoint's probabilities on validation and test."""
+    from zoo_core.inference import class_probabilities
+    from zoo_core.overrides import compose
+    from zoo_core.train.loop import Trainer
+
+    run = compose(overrides)
+    with tempfile.TemporaryDirectory() as tmp:
+        trainer = Trainer(run, Path(tmp) / "m", progress=False)
+        t, c = time.perf_counter(), time.process_time()
+        trainer.fit(splits=splits)
+        wall, cpu = time.perf_counter() - t, time.process_time() - c
+        model = trainer.model  # _finish loaded the best weights into it
+        probs = {part: class_probabilities(model, trainer._features(getattr(splits, part).texts, part)).numpy()
+                 for part in ("valid", "test", "train")}
+    return dict(labels=np.array(trainer.labels), cpu=cpu, wall=wall, **probs)
+
+
+def train_sklearn(splits, name: str) -> dict:
+    from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.naive_bayes import MultinomialNB
+
+    t, c = time.perf_counter(), time.process_time()
+    if name == "nb":
+        vec = CountVectorizer(analyzer="char_wb", ngram_range=(1, 4), lowercase=True)
+        clf = MultinomialNB(alpha=0.1)
+    elif name == "logreg":
+        vec = TfidfVectorizer(analyzer="char_wb", ngram_range=(1, 5), lowercase=True, sublinear_tf=True)
+        clf = LogisticRegression(C=10.0, max_iter=300)
+    else:
+        raise SystemExit(f"sklearn:{name}: unknown; use sklearn:nb or sklearn:logreg")
+    clf.fit(vec.fit_transform(splits.train.texts), splits.train.labels)
+    wall, cpu = time.perf_counter() - t, time.process_time() - c
+    probs = {part: clf.predict_proba(vec.transform(getattr(splits, part).texts)) for part in ("valid", "test", "train")}
+    return dict(labels=np.array(clf.classes_), cpu=cpu, wall=wall, **probs)
+
+
+def member_probs(label: str, spec: str, protocol: str, seed: int, splits, args) -> dict:
+    key = json.dumps([protocol, seed, args.words, spec if spec.startswith("sklearn:") else
+                      zoo_overrides(spec, seed, args)])
+    path = args.cache / f"{protocol}-{seed}-{hashlib.sha1(key.encode()).hexdigest()[:16]}.npz"
+    if path.exists():
+        with np.load(path) as f:
+            return {k: f[k] for k in f.files}
+    load = load_average()
+    out = (train_sklearn(splits, spec.split(":", 1)[1]) if spec.startswith("sklearn:")
+           else train_zoo(splits, zoo_overrides(spec, seed, args)))
+    out["load"] = np.array(load)
+    out["spec"] = np.array(spec)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    np.savez_compressed(path, **out)
+    return out
+
+
+def parse_combination(text: str) -> list[tuple[str, float]]:
+    parts = []
+    for term in text.split("+"):
+        name, _, weight = term.partition("*")
+        parts.append((name.strip(), float(weight) if weight else 1.0))
+    return parts
+
+
+def average(members: dict[str, dict], combination: list[tuple[str, float]], part: str) -> np.ndarray:
+    total = sum(w for _, w in combination)
+    return sum(w * members[name][part] for name, w in combination) / total
+
+
+def accuracy(probs: np.ndarray, labels: np.ndarray, gold: list[str]) -> float:
+    return float(np.mean(labels[probs.argmax(1)] == np.array(gold)))
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--protocol", choices=["split", "rare"], default="rare")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0])
+    parser.add_argument("--member", nargs=2, action="append", default=[], metavar=("LABEL", "OVERRIDES"))
+    parser.add_argument("--combine", action="append", default=[], metavar="A+B[*W]+...")
+    parser.add_argument("--test", action="store_true", help="also score the test split (final numbers only)")
+    parser.add_argument("--words", type=int, default=2000)
+    parser.add_argument("--rare-band", type=int, nargs=2, default=[20000, 50000])
+    parser.add_argument("--rare-per-language", type=int, default=250)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--cache", type=Path, default=Path("runs/langid_ensemble"))
+    args = parser.parse_args(argv)
+
+    import torch
+
+    torch.set_num_threads(args.threads)
+    specs = dict(args.member)
+    for combo in args.combine:
+        missing = [n for n, _ in parse_combination(combo) if n not in specs]
+        if missing:
+            raise SystemExit(f"--combine {combo}: no member named {missing[0]!r}")
+    head = "| protocol | seed | member / combination | valid accuracy |" + (" test accuracy |" if args.test else "")
+    rows = [head + " train CPU s | load (1 min) |", "|---|---:|---|---:|" + ("---:|" if args.test else "") + "---:|---|"]
+    for seed in args.seeds:
+        splits = load_splits(args.protocol, seed, args)
+        members = {}
+        for label, spec in args.member:
+            members[label] = m = member_probs(label, spec, args.protocol, seed, splits, args)
+            assert list(m["labels"]) == list(members[args.member[0][0]]["labels"]), "members disagree on classes"
+        labels = members[args.member[0][0]]["labels"]
+        lines = [(label, [(label, 1.0)]) for label, _ in args.member] + [(c, parse_combination(c)) for c in args.combine]
+        for name, combo in lines:
+            valid = accuracy(average(members, combo, "valid"), labels, splits.valid.labels)
+            test = f" {accuracy(average(members, combo, 'test'), labels, splits.test.labels):.4f} |" if args.test else ""
+            cpu = sum(float(members[n]["cpu"]) for n, _ in combo)
+            load = ", ".join(str(members[n]["load"]).split("/")[0] for n, _ in combo)
+            rows.append(f"| {args.protocol} | {seed} | {name} | {valid:.4f} |{test} {cpu:.1f} | {load} |")
+            print(rows[-1], file=sys.stderr, flush=True)
+    print("\n".join(rows))
+
+
+if __name__ == "__main__":
+    main()
