@@ -13,8 +13,12 @@ and ``seed=<split seed>`` come first; ``seed_offset=K`` is this script's own wor
 ``seed=<split seed + 100 K>``: the same split, another initialisation and batch order), or
 ``sklearn:nb`` (multinomial naive Bayes on char_wb 1-4-gram counts, alpha 0.1, as in langid.py)
 or ``sklearn:logreg`` (logistic regression on sublinear tf-idf char_wb 1-5-grams, C=10).
+A zoo member may name ``teacher=COMBO`` (a combination of earlier members, as for
+``--combine``) with ``loss=distill``: it is trained on the combination's probabilities of the
+training words as soft targets (Hinton et al. 2015; plugins/losses/distill.py).
 ``--combine A+B+...`` averages the members' probabilities (equal weights; ``A*2+B`` weighs A
-twice). Validation decides; ``--test`` also prints test accuracy (final numbers only).
+twice; ``log:A+log:B``
+averages log-probabilities, a product of experts). Validation decides; ``--test`` also prints test accuracy (final numbers only).
 
 Probabilities are cached under ``--cache`` (one .npz per protocol, seed and member, keyed by
 its overrides), so a new combination costs no training; a cached member keeps the CPU and
@@ -49,8 +53,25 @@ def zoo_overrides(spec: str, seed: int, args) -> list[str]:
             f"seed={seed + 100 * offset}", *extra]
 
 
-def train_zoo(splits, overrides: list[str]) -> dict:
-    """Train, then the best checkpoint's probabilities on validation and test."""
+def distilling(task, teacher):
+    """The run's task, giving the loss the teacher's probabilities of each batch's examples
+    (``outputs["teacher_probs"]``, read by ``loss=distill``)."""
+    import torch
+
+    class Distilling(type(task)):
+        def loss(self, model, outputs, target, idx):
+            rows = teacher[torch.as_tensor(idx)].to(outputs["logits"].device)
+            return super().loss(model, {**outputs, "teacher_probs": rows}, target, idx)
+
+    task.__class__ = Distilling
+    return task
+
+
+def train_zoo(splits, overrides: list[str], teacher: np.ndarray | None = None) -> dict:
+    """Train (with a teacher's probabilities on the training split: distillation), then the
+    best checkpoint's probabilities on validation, test and train."""
+    import torch
+
     from zoo_core.inference import class_probabilities
     from zoo_core.overrides import compose
     from zoo_core.train.loop import Trainer
@@ -58,6 +79,9 @@ def train_zoo(splits, overrides: list[str]) -> dict:
     run = compose(overrides)
     with tempfile.TemporaryDirectory() as tmp:
         trainer = Trainer(run, Path(tmp) / "m", progress=False)
+        if teacher is not None:
+            trainer.task = distilling(trainer.task, torch.as_tensor(teacher, dtype=torch.float32))
+            trainer.callbacks[0] = trainer.task
         t, c = time.perf_counter(), time.process_time()
         trainer.fit(splits=splits)
         wall, cpu = time.perf_counter() - t, time.process_time() - c
@@ -87,16 +111,38 @@ def train_sklearn(splits, name: str) -> dict:
     return dict(labels=np.array(clf.classes_), cpu=cpu, wall=wall, **probs)
 
 
-def member_probs(label: str, spec: str, protocol: str, seed: int, splits, args) -> dict:
+def teacher_of(spec: str, members: dict, specs: dict) -> tuple[str, str, np.ndarray | None]:
+    """``teacher=COMBO`` in a member's overrides: the combination's probabilities on the training split."""
+    rest, combo = [], None
+    for item in spec.split():
+        if item.startswith("teacher="):
+            combo = item.split("=", 1)[1]
+        else:
+            rest.append(item)
+    if combo is None:
+        return spec, "", None
+    terms = parse_combination(combo)
+    missing = [n for n, _ in terms if n.removeprefix("log:") not in members]
+    if missing:
+        raise SystemExit(f"teacher={combo}: no earlier member named {missing[0]!r} (list teachers first)")
+    mixed = average(members, terms, "train")
+    if any(n.startswith("log:") for n, _ in terms):  # a mean of log-probabilities: back to probabilities
+        mixed = np.exp(mixed - mixed.max(1, keepdims=True))
+        mixed /= mixed.sum(1, keepdims=True)
+    return " ".join(rest), json.dumps([[specs[n.removeprefix("log:")], n, w] for n, w in terms]), mixed
+
+
+def member_probs(label: str, spec: str, protocol: str, seed: int, splits, args, members=None) -> dict:
+    spec, teacher_key, teacher = teacher_of(spec, members or {}, dict(args.member))
     key = json.dumps([protocol, seed, args.words, spec if spec.startswith("sklearn:") else
-                      zoo_overrides(spec, seed, args)])
+                      zoo_overrides(spec, seed, args)] + ([teacher_key] if teacher_key else []))
     path = args.cache / f"{protocol}-{seed}-{hashlib.sha1(key.encode()).hexdigest()[:16]}.npz"
     if path.exists():
         with np.load(path) as f:
             return {k: f[k] for k in f.files}
     load = load_average()
     out = (train_sklearn(splits, spec.split(":", 1)[1]) if spec.startswith("sklearn:")
-           else train_zoo(splits, zoo_overrides(spec, seed, args)))
+           else train_zoo(splits, zoo_overrides(spec, seed, args), teacher))
     out["load"] = np.array(load)
     out["spec"] = np.array(spec)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -113,8 +159,12 @@ def parse_combination(text: str) -> list[tuple[str, float]]:
 
 
 def average(members: dict[str, dict], combination: list[tuple[str, float]], part: str) -> np.ndarray:
+    """Weighted mean of the members' probabilities; a name ``log:A`` takes A's log-probabilities
+    instead (a weighted geometric mean when every term is ``log:``; only the argmax is used)."""
     total = sum(w for _, w in combination)
-    return sum(w * members[name][part] for name, w in combination) / total
+    terms = [w * (np.log(np.clip(members[name[4:]][part], 1e-12, None)) if name.startswith("log:")
+                  else members[name][part]) for name, w in combination]
+    return sum(terms) / total
 
 
 def accuracy(probs: np.ndarray, labels: np.ndarray, gold: list[str]) -> float:
@@ -140,7 +190,7 @@ def main(argv=None) -> None:
     torch.set_num_threads(args.threads)
     specs = dict(args.member)
     for combo in args.combine:
-        missing = [n for n, _ in parse_combination(combo) if n not in specs]
+        missing = [n for n, _ in parse_combination(combo) if n.removeprefix("log:") not in specs]
         if missing:
             raise SystemExit(f"--combine {combo}: no member named {missing[0]!r}")
     head = "| protocol | seed | member / combination | valid accuracy |" + (" test accuracy |" if args.test else "")
@@ -149,15 +199,16 @@ def main(argv=None) -> None:
         splits = load_splits(args.protocol, seed, args)
         members = {}
         for label, spec in args.member:
-            members[label] = m = member_probs(label, spec, args.protocol, seed, splits, args)
+            members[label] = m = member_probs(label, spec, args.protocol, seed, splits, args, members)
             assert list(m["labels"]) == list(members[args.member[0][0]]["labels"]), "members disagree on classes"
         labels = members[args.member[0][0]]["labels"]
         lines = [(label, [(label, 1.0)]) for label, _ in args.member] + [(c, parse_combination(c)) for c in args.combine]
         for name, combo in lines:
             valid = accuracy(average(members, combo, "valid"), labels, splits.valid.labels)
             test = f" {accuracy(average(members, combo, 'test'), labels, splits.test.labels):.4f} |" if args.test else ""
-            cpu = sum(float(members[n]["cpu"]) for n, _ in combo)
-            load = ", ".join(str(members[n]["load"]).split("/")[0] for n, _ in combo)
+            names = [n.removeprefix("log:") for n, _ in combo]
+            cpu = sum(float(members[n]["cpu"]) for n in names)
+            load = ", ".join(str(members[n]["load"]).split("/")[0] for n in names)
             rows.append(f"| {args.protocol} | {seed} | {name} | {valid:.4f} |{test} {cpu:.1f} | {load} |")
             print(rows[-1], file=sys.stderr, flush=True)
     print("\n".join(rows))
