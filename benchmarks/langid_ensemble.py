@@ -97,6 +97,14 @@ def train_sklearn(splits, name: str) -> dict:
     from sklearn.naive_bayes import MultinomialNB
 
     t, c = time.perf_counter(), time.process_time()
+    if name.startswith("lm"):  # lm:ORDER[:DISCOUNT]: per-language character n-gram models
+        from _charlm import CharLM
+
+        order, _, discount = name[2:].lstrip(":").partition(":")
+        clf = CharLM(int(order or 5), float(discount or 0.75)).fit(splits.train.texts, splits.train.labels)
+        wall, cpu = time.perf_counter() - t, time.process_time() - c
+        probs = {part: clf.predict_proba(getattr(splits, part).texts) for part in ("valid", "test", "train")}
+        return dict(labels=clf.classes_, cpu=cpu, wall=wall, **probs)
     if name == "nb":
         vec = CountVectorizer(analyzer="char_wb", ngram_range=(1, 4), lowercase=True)
         clf = MultinomialNB(alpha=0.1)
@@ -104,7 +112,7 @@ def train_sklearn(splits, name: str) -> dict:
         vec = TfidfVectorizer(analyzer="char_wb", ngram_range=(1, 5), lowercase=True, sublinear_tf=True)
         clf = LogisticRegression(C=10.0, max_iter=300)
     else:
-        raise SystemExit(f"sklearn:{name}: unknown; use sklearn:nb or sklearn:logreg")
+        raise SystemExit(f"sklearn:{name}: unknown; use sklearn:nb, sklearn:logreg or lm:ORDER")
     clf.fit(vec.fit_transform(splits.train.texts), splits.train.labels)
     wall, cpu = time.perf_counter() - t, time.process_time() - c
     probs = {part: clf.predict_proba(vec.transform(getattr(splits, part).texts)) for part in ("valid", "test", "train")}
@@ -134,6 +142,8 @@ def teacher_of(spec: str, members: dict, specs: dict) -> tuple[str, str, np.ndar
 
 def member_probs(label: str, spec: str, protocol: str, seed: int, splits, args, members=None) -> dict:
     spec, teacher_key, teacher = teacher_of(spec, members or {}, dict(args.member))
+    if spec.startswith("lm:"):  # lm:ORDER[:DISCOUNT] is trained beside the scikit-learn baselines
+        spec = "sklearn:" + spec.replace(":", "", 1)
     key = json.dumps([protocol, seed, args.words, spec if spec.startswith("sklearn:") else
                       zoo_overrides(spec, seed, args)] + ([teacher_key] if teacher_key else []))
     path = args.cache / f"{protocol}-{seed}-{hashlib.sha1(key.encode()).hexdigest()[:16]}.npz"
