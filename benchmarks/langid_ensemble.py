@@ -13,7 +13,9 @@ and ``seed=<split seed>`` come first; ``seed_offset=K`` is this script's own wor
 ``seed=<split seed + 100 K>``: the same split, another initialisation and batch order), or
 ``sklearn:nb`` (multinomial naive Bayes on char_wb 1-4-gram counts, alpha 0.1, as in langid.py)
 or ``sklearn:logreg`` (logistic regression on sublinear tf-idf char_wb 1-5-grams, C=10).
-A zoo member may name ``teacher=COMBO`` (a combination of earlier members, as for
+Any member may add ``oof=K``: its probabilities of the training words (what a teacher gives
+a student) then come from K models trained on the other K-1 folds each (their CPU seconds are
+added to its own). A zoo member may name ``teacher=COMBO`` (a combination of earlier members, as for
 ``--combine``) with ``loss=distill``: it is trained on the combination's probabilities of the
 training words as soft targets (Hinton et al. 2015; plugins/losses/distill.py).
 ``--combine A+B+...`` averages the members' probabilities (equal weights; ``A*2+B`` weighs A
@@ -67,7 +69,10 @@ def distilling(task, teacher):
     return task
 
 
-def train_zoo(splits, overrides: list[str], teacher: np.ndarray | None = None) -> dict:
+PARTS = ("valid", "test", "train")
+
+
+def train_zoo(splits, overrides: list[str], teacher: np.ndarray | None = None, parts=PARTS) -> dict:
     """Train (with a teacher's probabilities on the training split: distillation), then the
     best checkpoint's probabilities on validation, test and train."""
     import torch
@@ -87,11 +92,11 @@ def train_zoo(splits, overrides: list[str], teacher: np.ndarray | None = None) -
         wall, cpu = time.perf_counter() - t, time.process_time() - c
         model = trainer.model  # _finish loaded the best weights into it
         probs = {part: class_probabilities(model, trainer._features(getattr(splits, part).texts, part)).numpy()
-                 for part in ("valid", "test", "train")}
+                 for part in parts}
     return dict(labels=np.array(trainer.labels), cpu=cpu, wall=wall, **probs)
 
 
-def train_sklearn(splits, name: str) -> dict:
+def train_sklearn(splits, name: str, parts=PARTS) -> dict:
     from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer
     from sklearn.linear_model import LogisticRegression
     from sklearn.naive_bayes import MultinomialNB
@@ -103,7 +108,7 @@ def train_sklearn(splits, name: str) -> dict:
         order, _, discount = name[2:].lstrip(":").partition(":")
         clf = CharLM(int(order or 5), float(discount or 0.75)).fit(splits.train.texts, splits.train.labels)
         wall, cpu = time.perf_counter() - t, time.process_time() - c
-        probs = {part: clf.predict_proba(getattr(splits, part).texts) for part in ("valid", "test", "train")}
+        probs = {part: clf.predict_proba(getattr(splits, part).texts) for part in parts}
         return dict(labels=clf.classes_, cpu=cpu, wall=wall, **probs)
     if name == "nb":
         vec = CountVectorizer(analyzer="char_wb", ngram_range=(1, 4), lowercase=True)
@@ -115,8 +120,28 @@ def train_sklearn(splits, name: str) -> dict:
         raise SystemExit(f"sklearn:{name}: unknown; use sklearn:nb, sklearn:logreg or lm:ORDER")
     clf.fit(vec.fit_transform(splits.train.texts), splits.train.labels)
     wall, cpu = time.perf_counter() - t, time.process_time() - c
-    probs = {part: clf.predict_proba(vec.transform(getattr(splits, part).texts)) for part in ("valid", "test", "train")}
+    probs = {part: clf.predict_proba(vec.transform(getattr(splits, part).texts)) for part in parts}
     return dict(labels=np.array(clf.classes_), cpu=cpu, wall=wall, **probs)
+
+
+def out_of_fold(splits, fit, k: int, seed: int) -> tuple[np.ndarray, float]:
+    """Each training word's probabilities from a model of the same settings trained on the
+    other k-1 folds (a teacher's view of words it has not seen, as rare words are), and the
+    CPU seconds of the k fits. Validation still picks each fold model's best epoch."""
+    from zoo_core.data import DatasetSplits, Examples
+
+    texts, labels = splits.train.texts, splits.train.labels
+    fold = np.random.default_rng(seed).permutation(len(texts)) % k
+    out, cpu = None, 0.0
+    for f in range(k):
+        inside, held = np.flatnonzero(fold != f), np.flatnonzero(fold == f)
+        part = DatasetSplits(train=Examples([texts[i] for i in inside], [labels[i] for i in inside]),
+                             valid=splits.valid, test=Examples([texts[i] for i in held], [labels[i] for i in held]))
+        got = fit(part)
+        out = np.zeros((len(texts), got["test"].shape[1])) if out is None else out
+        out[held] = got["test"]
+        cpu += got["cpu"]
+    return out, cpu
 
 
 def teacher_of(spec: str, members: dict, specs: dict) -> tuple[str, str, np.ndarray | None]:
@@ -142,17 +167,25 @@ def teacher_of(spec: str, members: dict, specs: dict) -> tuple[str, str, np.ndar
 
 def member_probs(label: str, spec: str, protocol: str, seed: int, splits, args, members=None) -> dict:
     spec, teacher_key, teacher = teacher_of(spec, members or {}, dict(args.member))
+    oof = next((int(t.split("=", 1)[1]) for t in spec.split() if t.startswith("oof=")), 0)
+    spec = " ".join(t for t in spec.split() if not t.startswith("oof="))
     if spec.startswith("lm:"):  # lm:ORDER[:DISCOUNT] is trained beside the scikit-learn baselines
         spec = "sklearn:" + spec.replace(":", "", 1)
     key = json.dumps([protocol, seed, args.words, spec if spec.startswith("sklearn:") else
-                      zoo_overrides(spec, seed, args)] + ([teacher_key] if teacher_key else []))
+                      zoo_overrides(spec, seed, args)] + ([teacher_key] if teacher_key else []) + ([f"oof={oof}"] if oof else []))
     path = args.cache / f"{protocol}-{seed}-{hashlib.sha1(key.encode()).hexdigest()[:16]}.npz"
     if path.exists():
         with np.load(path) as f:
             return {k: f[k] for k in f.files}
     load = load_average()
-    out = (train_sklearn(splits, spec.split(":", 1)[1]) if spec.startswith("sklearn:")
-           else train_zoo(splits, zoo_overrides(spec, seed, args), teacher))
+    def fit(part, parts=PARTS):
+        return (train_sklearn(part, spec.split(":", 1)[1], parts) if spec.startswith("sklearn:")
+                else train_zoo(part, zoo_overrides(spec, seed, args), teacher, parts))
+
+    out = fit(splits, PARTS[:2] if oof else PARTS)
+    if oof:  # the training words' probabilities out of fold; the k fold fits count as training
+        out["train"], extra = out_of_fold(splits, lambda part: fit(part, ("test",)), oof, seed)
+        out["cpu"] = out["cpu"] + extra
     out["load"] = np.array(load)
     out["spec"] = np.array(spec)
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -100,3 +100,24 @@ def test_distilling_task_hands_the_loss_its_batch_rows(ens):
     task = ens.distilling(Task(), teacher)
     task.loss(None, {"logits": torch.zeros(3, 2)}, torch.zeros(3, dtype=torch.long), [4, 0, 2])
     assert torch.equal(seen["rows"], teacher[[4, 0, 2]])
+
+
+def test_out_of_fold_probabilities_come_from_models_that_never_saw_the_word(ens):
+    from zoo_core.data import DatasetSplits, Examples
+
+    words = [f"w{i}" for i in range(23)]
+    splits = DatasetSplits(train=Examples(words, ["a", "b"] * 11 + ["a"]), valid=Examples(["v"], ["a"]))
+    fits = []
+
+    def fit(part):
+        fits.append(part)
+        assert part.valid is splits.valid  # validation still picks the fold model's epoch
+        seen = set(part.train.texts)
+        # column 0: was this held-out word in the fold model's training words? column 1: its index
+        return {"test": np.array([[t in seen, int(t[1:])] for t in part.test.texts], dtype=float), "cpu": 1.5}
+
+    probs, cpu = ens.out_of_fold(splits, fit, k=5, seed=0)
+    assert len(fits) == 5 and cpu == 7.5
+    assert not probs[:, 0].any()  # no word was scored by a model trained on it
+    assert list(probs[:, 1]) == list(range(23))  # every word scored once, in training order
+    assert sorted(sum((f.test.texts for f in fits), [])) == sorted(words)
