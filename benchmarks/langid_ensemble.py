@@ -12,7 +12,10 @@ benchmarks/langid.py: ``data.options.words_per_language``, ``threads=1``, ``trai
 and ``seed=<split seed>`` come first; ``seed_offset=K`` is this script's own word for
 ``seed=<split seed + 100 K>``: the same split, another initialisation and batch order), or
 ``sklearn:nb`` (multinomial naive Bayes on char_wb 1-4-gram counts, alpha 0.1, as in langid.py)
-or ``sklearn:logreg`` (logistic regression on sublinear tf-idf char_wb 1-5-grams, C=10).
+or ``sklearn:logreg`` (logistic regression on sublinear tf-idf char_wb 1-5-grams, C=10), or
+``sklearn:svm`` (langid.py's linear SVM, C=1 on sublinear tf-idf char_wb 1-5-grams; its "probabilities"
+are a softmax of its decision values, so use it alone, as ``--reference``), or ``lm:ORDER[:D]``
+(per-language character n-gram language models, benchmarks/_charlm.py).
 Any member may add ``oof=K``: its probabilities of the training words (what a teacher gives
 a student) then come from K models trained on the other K-1 folds each (their CPU seconds are
 added to its own). A zoo member may name ``teacher=COMBO`` (a combination of earlier members, as for
@@ -113,6 +116,16 @@ def train_sklearn(splits, name: str, parts=PARTS) -> dict:
     if name == "nb":
         vec = CountVectorizer(analyzer="char_wb", ngram_range=(1, 4), lowercase=True)
         clf = MultinomialNB(alpha=0.1)
+    elif name == "svm":  # benchmarks/langid.py's best baseline; softmax of its decision values (no probabilities)
+        from scipy.special import softmax
+        from sklearn.svm import LinearSVC
+
+        vec = TfidfVectorizer(analyzer="char_wb", ngram_range=(1, 5), lowercase=True, sublinear_tf=True)
+        clf = LinearSVC(C=1.0).fit(vec.fit_transform(splits.train.texts), splits.train.labels)
+        wall, cpu = time.perf_counter() - t, time.process_time() - c
+        probs = {part: softmax(clf.decision_function(vec.transform(getattr(splits, part).texts)), axis=1)
+                 for part in parts}
+        return dict(labels=np.array(clf.classes_), cpu=cpu, wall=wall, **probs)
     elif name == "logreg":
         vec = TfidfVectorizer(analyzer="char_wb", ngram_range=(1, 5), lowercase=True, sublinear_tf=True)
         clf = LogisticRegression(C=10.0, max_iter=300)
@@ -226,6 +239,8 @@ def main(argv=None) -> None:
     parser.add_argument("--rare-per-language", type=int, default=250)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--cache", type=Path, default=Path("runs/langid_ensemble"))
+    parser.add_argument("--reference", metavar="LABEL", help="a member to compare with (e.g. sklearn:svm's): "
+                                                               "points over it per row, and seeds ahead of it")
     args = parser.parse_args(argv)
 
     import torch
@@ -236,8 +251,11 @@ def main(argv=None) -> None:
         missing = [n for n, _ in parse_combination(combo) if n.removeprefix("log:") not in specs]
         if missing:
             raise SystemExit(f"--combine {combo}: no member named {missing[0]!r}")
+    if args.reference and args.reference not in specs:
+        raise SystemExit(f"--reference {args.reference}: no member of that label")
     head = "| protocol | seed | member / combination | valid accuracy |" + (" test accuracy |" if args.test else "")
     rows = [head + " train CPU s | load (1 min) |", "|---|---:|---|---:|" + ("---:|" if args.test else "") + "---:|---|"]
+    scores = {}  # (name, seed) -> (valid, test or None, cpu)
     for seed in args.seeds:
         splits = load_splits(args.protocol, seed, args)
         members = {}
@@ -248,13 +266,41 @@ def main(argv=None) -> None:
         lines = [(label, [(label, 1.0)]) for label, _ in args.member] + [(c, parse_combination(c)) for c in args.combine]
         for name, combo in lines:
             valid = accuracy(average(members, combo, "valid"), labels, splits.valid.labels)
-            test = f" {accuracy(average(members, combo, 'test'), labels, splits.test.labels):.4f} |" if args.test else ""
+            score = accuracy(average(members, combo, "test"), labels, splits.test.labels) if args.test else None
+            test = f" {score:.4f} |" if args.test else ""
             names = [n.removeprefix("log:") for n, _ in combo]
             cpu = sum(float(members[n]["cpu"]) for n in names)
+            scores[name, seed] = (valid, score, cpu)
             load = ", ".join(str(members[n]["load"]).split("/")[0] for n in names)
             rows.append(f"| {args.protocol} | {seed} | {name} | {valid:.4f} |{test} {cpu:.1f} | {load} |")
             print(rows[-1], file=sys.stderr, flush=True)
-    print("\n".join(rows))
+    print("\n".join(rows + summary(scores, args)))
+
+
+def summary(scores: dict, args) -> list[str]:
+    """Means over the seeds, and how each line compares with ``--reference`` seed by seed."""
+    names = list(dict.fromkeys(name for name, _ in scores))
+    if len(args.seeds) < 2 and not args.reference:
+        return []
+    ref = args.reference
+    lines = ["", f"Mean over seeds {', '.join(map(str, args.seeds))}" + (f"; reference: {ref}" if ref else "") + ":", "",
+             "| member / combination | mean valid | " + ("mean test | test min - max | " if args.test else "")
+             + "mean train CPU s | " + (f"valid − {ref} (points, mean; min) | seeds ahead (valid) | " if ref else "")
+             + (f"test − {ref} (points, mean; min) | seeds ahead (test) |" if ref and args.test else ""),
+             "|---|---:|" + ("---:|---:|" if args.test else "") + "---:|" + ("---:|---:|" if ref else "")
+             + ("---:|---:|" if ref and args.test else "")]
+    for name in names:
+        got = [scores[name, s] for s in args.seeds]
+        row = f"| {name} | {np.mean([g[0] for g in got]):.4f} | "
+        if args.test:
+            tests = [g[1] for g in got]
+            row += f"{np.mean(tests):.4f} | {min(tests):.4f} - {max(tests):.4f} | "
+        row += f"{np.mean([g[2] for g in got]):.1f} | "
+        for part in ([0, 1] if args.test else [0]) if ref else []:
+            gaps = [100 * (scores[name, s][part] - scores[ref, s][part]) for s in args.seeds]
+            row += f"{np.mean(gaps):+.2f}; {min(gaps):+.2f} | {sum(g > 0 for g in gaps)} of {len(gaps)} | "
+        lines.append(row.rstrip())
+    return lines
 
 
 if __name__ == "__main__":

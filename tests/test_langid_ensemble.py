@@ -121,3 +121,14 @@ def test_out_of_fold_probabilities_come_from_models_that_never_saw_the_word(ens)
     assert not probs[:, 0].any()  # no word was scored by a model trained on it
     assert list(probs[:, 1]) == list(range(23))  # every word scored once, in training order
     assert sorted(sum((f.test.texts for f in fits), [])) == sorted(words)
+
+
+def test_summary_compares_each_seed_with_the_reference(ens):
+    import argparse
+
+    scores = {("a", 0): (0.80, 0.70, 10.0), ("a", 1): (0.81, 0.75, 12.0),
+              ("svm", 0): (0.79, 0.71, 5.0), ("svm", 1): (0.80, 0.73, 5.0)}
+    lines = ens.summary(scores, argparse.Namespace(seeds=[0, 1], reference="svm", test=True))
+    row = next(line for line in lines if line.startswith("| a |"))
+    # valid +1 and +1 points; test -1 and +2 points: mean +0.50, min -1.00, ahead on one seed of two
+    assert "| 0.8050 | 0.7250 | 0.7000 - 0.7500 | 11.0 | +1.00; +1.00 | 2 of 2 | +0.50; -1.00 | 1 of 2 |" in row
