@@ -1,6 +1,8 @@
 """Knowledge distillation: cross-entropy on the hard labels plus the temperature-softened
 cross-entropy to a teacher's class probabilities.
 
+Post: "[MASK] is All You Need" (a network that delivers the same decision in half the time or
+space: "Model distillation or quantization might be applied here")
 Paper: Hinton, Vinyals and Dean, "Distilling the Knowledge in a Neural Network", NIPS 2014
 Deep Learning Workshop (arXiv:1503.02531), section 2
 
@@ -49,6 +51,11 @@ class DistillLoss(Loss):
     def __init__(self, *, temperature: float = 2.0, alpha: float = 0.5):
         super().__init__()
         self.temperature, self.alpha = temperature, alpha
+
+    def contract_outputs(self, outputs: dict[str, Tensor]) -> dict[str, Tensor]:
+        """What the runner adds, for the contract kit: a teacher's probabilities beside the logits."""
+        g = torch.Generator().manual_seed(0)
+        return {"teacher_probs": F.softmax(torch.randn(outputs["logits"].shape, generator=g), dim=-1)}
 
     def forward(self, outputs: dict[str, Tensor], target: Tensor) -> Tensor:
         teacher = outputs.get("teacher_probs")
