@@ -2,6 +2,7 @@
 baselines) on one protocol of benchmarks/langid.py, keep each one's class probabilities on
 validation (and test), and score the averages of several members' probabilities.
 
+    .venv/bin/python benchmarks/langid_ensemble.py --protocol rare --seeds 0 1 2 --preset wave4 --test
     .venv/bin/python benchmarks/langid_ensemble.py --protocol rare --seeds 0 \\
         --member bag "" --member bag5 "tokenizer.ngram_max=5 seed_offset=1" \\
         --member cnn "embed=char_cnn tokenizer.unit=words optim=adam train.lr=0.003 token_dropout=0" \\
@@ -23,7 +24,8 @@ added to its own). A zoo member may name ``teacher=COMBO`` (a combination of ear
 training words as soft targets (Hinton et al. 2015; plugins/losses/distill.py).
 ``--combine A+B+...`` averages the members' probabilities (equal weights; ``A*2+B`` weighs A
 twice; ``log:A+log:B``
-averages log-probabilities, a product of experts). Validation decides; ``--test`` also prints test accuracy (final numbers only).
+averages log-probabilities, a product of experts). Validation decides; ``--test`` also prints
+test accuracy (final numbers only).
 
 Probabilities are cached under ``--cache`` (one .npz per protocol, seed and member, keyed by
 its overrides), so a new combination costs no training; a cached member keeps the CPU and
@@ -45,6 +47,19 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from _timing import load_average  # noqa: E402
 from langid import load_splits  # noqa: E402
+
+
+# the members and combinations measured in docs/benchmarks/langid_tuning.md (wave 4); weights chosen
+# on seed-0 validation of the rare protocol, then kept fixed for every seed and both protocols
+BEST = "log:bag+log:bag1+log:bag2+log:lm4*1.5+log:cnn*0.5+log:nb*0.5"
+PRESETS = {"wave4": dict(
+    member=[("svm", "sklearn:svm"), ("bag", ""), ("nb", "sklearn:nb"), ("bag1", "seed_offset=1 embed.seed=1"),
+            ("bag2", "seed_offset=2 embed.seed=2"),
+            ("cnn", "embed=char_cnn tokenizer.unit=words token_dropout=0 optim=adam train.lr=0.003"),
+            ("lm4", "lm:4"), ("d2", f"teacher={BEST} loss=distill loss.temperature=2 loss.alpha=0.5")],
+    combine=["log:bag+log:bag1+log:bag2", "log:bag+log:nb*0.2", "log:bag+log:lm4*0.3",
+             "log:bag+log:lm4*0.5+log:cnn*0.2", "log:bag+log:bag1+log:bag2+log:lm4", BEST],
+    reference="svm")}
 
 
 def zoo_overrides(spec: str, seed: int, args) -> list[str]:
@@ -185,7 +200,8 @@ def member_probs(label: str, spec: str, protocol: str, seed: int, splits, args, 
     if spec.startswith("lm:"):  # lm:ORDER[:DISCOUNT] is trained beside the scikit-learn baselines
         spec = "sklearn:" + spec.replace(":", "", 1)
     key = json.dumps([protocol, seed, args.words, spec if spec.startswith("sklearn:") else
-                      zoo_overrides(spec, seed, args)] + ([teacher_key] if teacher_key else []) + ([f"oof={oof}"] if oof else []))
+                      zoo_overrides(spec, seed, args)] + ([teacher_key] if teacher_key else [])
+                     + ([f"oof={oof}"] if oof else []))
     path = args.cache / f"{protocol}-{seed}-{hashlib.sha1(key.encode()).hexdigest()[:16]}.npz"
     if path.exists():
         with np.load(path) as f:
@@ -229,7 +245,8 @@ def accuracy(probs: np.ndarray, labels: np.ndarray, gold: list[str]) -> float:
 
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--protocol", choices=["split", "rare"], default="rare")
+    parser.add_argument("--protocol", nargs="+", choices=["split", "rare"], default=["rare"],
+                        help="one table (and mean table) per protocol")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
     parser.add_argument("--member", nargs=2, action="append", default=[], metavar=("LABEL", "OVERRIDES"))
     parser.add_argument("--combine", action="append", default=[], metavar="A+B[*W]+...")
@@ -239,9 +256,17 @@ def main(argv=None) -> None:
     parser.add_argument("--rare-per-language", type=int, default=250)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--cache", type=Path, default=Path("runs/langid_ensemble"))
+    parser.add_argument("--preset", choices=sorted(PRESETS), help="add a named set of members, combinations and "
+                                                                   "reference (wave4: the tuning log's finalists)")
+    parser.add_argument("--out", type=Path, help="also write the tables as Markdown here")
     parser.add_argument("--reference", metavar="LABEL", help="a member to compare with (e.g. sklearn:svm's): "
                                                                "points over it per row, and seeds ahead of it")
     args = parser.parse_args(argv)
+    if args.preset:
+        preset = PRESETS[args.preset]
+        args.member = [list(m) for m in preset["member"]] + args.member
+        args.combine = preset["combine"] + args.combine
+        args.reference = args.reference or preset["reference"]
 
     import torch
 
@@ -253,17 +278,30 @@ def main(argv=None) -> None:
             raise SystemExit(f"--combine {combo}: no member named {missing[0]!r}")
     if args.reference and args.reference not in specs:
         raise SystemExit(f"--reference {args.reference}: no member of that label")
+    out = []
+    for protocol in args.protocol:
+        out += ([""] if out else []) + table(protocol, args)
+    text = "\n".join(out)
+    print(text)
+    if args.out:
+        args.out.write_text(text + "\n", encoding="utf-8")
+
+
+def table(protocol: str, args) -> list[str]:
+    """Each member's and combination's accuracy per seed, then the means (``summary``)."""
     head = "| protocol | seed | member / combination | valid accuracy |" + (" test accuracy |" if args.test else "")
-    rows = [head + " train CPU s | load (1 min) |", "|---|---:|---|---:|" + ("---:|" if args.test else "") + "---:|---|"]
+    rows = [head + " train CPU s | load (1 min) |",
+            "|---|---:|---|---:|" + ("---:|" if args.test else "") + "---:|---|"]
     scores = {}  # (name, seed) -> (valid, test or None, cpu)
     for seed in args.seeds:
-        splits = load_splits(args.protocol, seed, args)
+        splits = load_splits(protocol, seed, args)
         members = {}
         for label, spec in args.member:
-            members[label] = m = member_probs(label, spec, args.protocol, seed, splits, args, members)
+            members[label] = m = member_probs(label, spec, protocol, seed, splits, args, members)
             assert list(m["labels"]) == list(members[args.member[0][0]]["labels"]), "members disagree on classes"
         labels = members[args.member[0][0]]["labels"]
-        lines = [(label, [(label, 1.0)]) for label, _ in args.member] + [(c, parse_combination(c)) for c in args.combine]
+        lines = ([(label, [(label, 1.0)]) for label, _ in args.member]
+                 + [(c, parse_combination(c)) for c in args.combine])
         for name, combo in lines:
             valid = accuracy(average(members, combo, "valid"), labels, splits.valid.labels)
             score = accuracy(average(members, combo, "test"), labels, splits.test.labels) if args.test else None
@@ -272,18 +310,20 @@ def main(argv=None) -> None:
             cpu = sum(float(members[n]["cpu"]) for n in names)
             scores[name, seed] = (valid, score, cpu)
             load = ", ".join(str(members[n]["load"]).split("/")[0] for n in names)
-            rows.append(f"| {args.protocol} | {seed} | {name} | {valid:.4f} |{test} {cpu:.1f} | {load} |")
+            rows.append(f"| {protocol} | {seed} | {name} | {valid:.4f} |{test} {cpu:.1f} | {load} |")
             print(rows[-1], file=sys.stderr, flush=True)
-    print("\n".join(rows + summary(scores, args)))
+    return rows + summary(scores, args, protocol)
 
 
-def summary(scores: dict, args) -> list[str]:
+def summary(scores: dict, args, protocol: str = "") -> list[str]:
     """Means over the seeds, and how each line compares with ``--reference`` seed by seed."""
     names = list(dict.fromkeys(name for name, _ in scores))
     if len(args.seeds) < 2 and not args.reference:
         return []
     ref = args.reference
-    lines = ["", f"Mean over seeds {', '.join(map(str, args.seeds))}" + (f"; reference: {ref}" if ref else "") + ":", "",
+    title = (f"{protocol.capitalize()} protocol, mean" if protocol else "Mean") + \
+        f" over seeds {', '.join(map(str, args.seeds))}" + (f"; reference: {ref}" if ref else "")
+    lines = ["", title + ":", "",
              "| member / combination | mean valid | " + ("mean test | test min - max | " if args.test else "")
              + "mean train CPU s | " + (f"valid − {ref} (points, mean; min) | seeds ahead (valid) | " if ref else "")
              + (f"test − {ref} (points, mean; min) | seeds ahead (test) |" if ref and args.test else ""),

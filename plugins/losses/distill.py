@@ -65,5 +65,6 @@ class DistillLoss(Loss):
                            "or use loss=cross_entropy")
         if teacher.shape != outputs["logits"].shape:
             raise ZooError(f"loss=distill: teacher probabilities {tuple(teacher.shape)} do not match the logits "
-                           f"{tuple(outputs['logits'].shape)}; the teacher must score the same classes in the same order")
+                           f"{tuple(outputs['logits'].shape)}; the teacher must score the same classes in the "
+                           f"same order")
         return distill_loss(outputs["logits"], teacher, target, self.temperature, self.alpha)
