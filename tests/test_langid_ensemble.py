@@ -132,3 +132,26 @@ def test_summary_compares_each_seed_with_the_reference(ens):
     row = next(line for line in lines if line.startswith("| a |"))
     # valid +1 and +1 points; test -1 and +2 points: mean +0.50, min -1.00, ahead on one seed of two
     assert "| 0.8050 | 0.7250 | 0.7000 - 0.7500 | 11.0 | +1.00; +1.00 | 2 of 2 | +0.50; -1.00 | 1 of 2 |" in row
+
+
+def test_a_distilled_member_learns_what_its_teacher_says(ens):
+    """Through the real trainer: with alpha=1 only the teacher's probabilities train the bag, so a
+    teacher that names the other language for every word is what the student learns."""
+    import random
+
+    from zoo_core.data import DatasetSplits, Examples
+
+    rng = random.Random(0)
+    words = ["".join(rng.choice(letters) for _ in range(rng.randint(3, 7)))
+             for letters in ("ab", "xy") for _ in range(60)]
+    labels = ["a"] * 60 + ["b"] * 60
+    splits = DatasetSplits(train=Examples(words, labels), valid=Examples(["abba", "xyyx"], ["a", "b"]),
+                           test=Examples(["baab", "yxxy"], ["a", "b"]))
+    swapped = np.array([[0.0, 1.0] if y == "a" else [1.0, 0.0] for y in labels])  # classes in sorted order
+    base = ["threads=1", "train.plots=false", "train.epochs=4", "embed.num_bits=4096", "seed=0"]
+    honest = ens.train_zoo(splits, base, parts=("train",))
+    taught = ens.train_zoo(splits, base + ["loss=distill", "loss.alpha=1", "loss.temperature=1"], swapped,
+                           parts=("train",))
+    gold = np.array([0 if y == "a" else 1 for y in labels])
+    assert (honest["train"].argmax(1) == gold).mean() > 0.9
+    assert (taught["train"].argmax(1) == 1 - gold).mean() > 0.9
