@@ -8,6 +8,9 @@ def zoo_register_components(register):
     register("loss", "cross_entropy", factory="zoo_plugins.losses.cross_entropy:CrossEntropyLoss",
              config=configs.CrossEntropyConfig,
              summary="categorical cross-entropy over class logits (optionally label-smoothed)")
+    register("loss", "distill", factory="zoo_plugins.losses.distill:DistillLoss", config=configs.DistillConfig,
+             summary="knowledge distillation: hard-label CE + T^2 KL to a teacher's softened probabilities "
+                     "(outputs['teacher_probs'], supplied by the runner)")
     register("loss", "soft_nearest_neighbor", factory="zoo_plugins.losses.soft_nearest_neighbor:SoftNearestNeighborLoss",
              config=configs.SoftNearestNeighborConfig,
              summary="soft nearest neighbour: same-label neighbours under a Gaussian kernel (pooled vectors, no head)")

@@ -12,6 +12,13 @@ class CrossEntropyConfig(ComponentConfig):
     label_smoothing: float = Field(0.0, ge=0, lt=1, description="share of probability mass spread over all classes")
 
 
+class DistillConfig(ComponentConfig):
+    temperature: float = Field(2.0, gt=0, description="T that softens both the teacher's and the student's "
+                                                      "distributions (Hinton et al.: raised, e.g. 2-20)")
+    alpha: float = Field(0.5, ge=0, le=1, description="weight of the soft-target term; 1 - alpha weighs the "
+                                                      "hard-label cross-entropy")
+
+
 class SoftNearestNeighborConfig(ComponentConfig):
     temperature: float = Field(1.0, gt=0, description="T of the kernel exp(-|x_i - x_j|² / T)")
     normalize: bool = Field(False, description="L2-normalise the pooled vectors first (distances then in [0, 4])")
