@@ -279,14 +279,13 @@ def gather_texts(offsets: np.ndarray, idx: np.ndarray) -> tuple[np.ndarray, np.n
 def bag_inputs(bits: np.ndarray, weight: np.ndarray, offsets: np.ndarray, num_bits: int,
                pooling: str = "mean") -> dict[str, np.ndarray]:
     """The inputs of an exported bag-form graph (docs/deploy.md) from the tokens' (bits, bit
-    weights) and offsets: ``bag_bits`` (N, k) int32 (int64 for tables of 2^31 rows or more; a
-    Gather reads int32 indices faster), a repeated bit (weight 0) pointing to row ``num_bits``
-    (the graph's zero row); ``bag_text`` (N,) int64, each token's text; ``bag_scale`` (B,)
-    float32, 1/length for mean pooling (1 for sum)."""
+    weights) and offsets: ``bag_bits`` (N, k) int64, a repeated bit (weight 0) pointing to row
+    ``num_bits`` (the graph's zero row); ``bag_text`` (N,) int64, each token's text;
+    ``bag_scale`` (B,) float32, 1/length for mean pooling (1 for sum)."""
     lengths = np.diff(offsets)
     bits = np.where(weight == 0, num_bits, bits) if not weight.all() else bits
     scale = (1.0 / np.maximum(lengths, 1)) if pooling == "mean" else np.ones(len(lengths))
-    return {"bag_bits": np.ascontiguousarray(bits, dtype=np.int32 if num_bits < 2**31 - 1 else np.int64),
+    return {"bag_bits": np.ascontiguousarray(bits, dtype=np.int64),
             "bag_text": np.repeat(np.arange(len(lengths), dtype=np.int64), lengths),
             "bag_scale": scale.astype(np.float32)}
 
