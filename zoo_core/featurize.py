@@ -236,7 +236,7 @@ def hash_bits(ids: np.ndarray, num_bits: int, num_hashes: int, seed: int = 0,
               importance_buckets: int | None = None):
     """(bits (N, k) int64, bit_weight (N, k) float32[, bucket (N,) int64]) of token ids."""
     a = fmix64(ids ^ fmix64(np.array([seed ^ GOLDEN], dtype=np.uint64)))
-    b = fmix64(a ^ _U(SECOND)) | _U(1)
+    b = fmix64(a ^ _U(SECOND)) | _U(1) if num_hashes > 1 else None  # the step between hashes: none for one
     nb, power_of_two = _U(num_bits), num_bits & (num_bits - 1) == 0
     bits = np.empty((len(ids), num_hashes), dtype=np.int64)
     weight = np.ones((len(ids), num_hashes), dtype=np.float32)
