@@ -21,7 +21,8 @@ SMALL = ["data=wordfreq_langid", "data.options.words_per_language=120", "data.op
 
 
 def train(tmp_path, name, extra=(), resume=False, max_steps=None):
-    run = compose(SMALL + list(extra))
+    base = [o for o in SMALL if not ("mixer=[]" in extra and o.startswith("mixer."))]  # no mixer: no mixer fields
+    run = compose(base + list(extra))
     trainer = Trainer(run, tmp_path / name, max_steps=max_steps)
     return trainer.fit(resume=resume)
 
@@ -50,7 +51,10 @@ def test_same_seed_same_weights_and_a_real_improvement(tmp_path):
     # sparse gradients: SparseAdam's moments, and SGD's momentum buffer, which is a sparse tensor
     ["embed.sparse=true", "embed.importance=true", "embed.importance_buckets=4096", "optim=sparse_dense"],
     ["embed.sparse=true", "optim=sgd", "optim.momentum=0.9", "train.lr=0.5"],
-], ids=["dense", "sparse_adam", "sparse_sgd_momentum"])
+    # the default recipe's path: a bag model (RowBag), row-wise AdaGrad's per-row state, token dropout
+    ["mixer=[]", "pool=mean", "embed.sparse=true", "optim=sparse_dense", "optim.sparse_rule=rowwise_adagrad",
+     "optim.sparse_lr_scale=3", "token_dropout=0.25"],
+], ids=["dense", "sparse_adam", "sparse_sgd_momentum", "bag_rowwise_adagrad"])
 def test_interrupted_and_resumed_run_ends_with_the_same_weights(tmp_path, extra):
     train(tmp_path, "full", extra)
     stopped = train(tmp_path, "cut", extra, max_steps=13)  # mid-way through epoch 2
