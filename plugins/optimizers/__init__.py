@@ -25,8 +25,8 @@ def zoo_register_components(register):
                  summary=f"torch.optim.{torch_name} with the weight-decay groups")
     register("optim", "sparse_dense", factory="zoo_plugins.optimizers.sparse_dense:sparse_dense",
              config=configs.SparseDenseConfig,
-             summary="one optimizer: SparseAdam for sparse-gradient parameters (embed.sparse=true), "
-                     "Adam for the rest")
+             summary="one optimizer: SparseAdam (or sparse_rule=rowwise_adagrad: row-wise AdaGrad) for "
+                     "sparse-gradient parameters (embed.sparse=true), Adam for the rest")
     register("optim", "sparse_sgd", factory="zoo_plugins.optimizers.rowwise:sparse_sgd",
              config=configs.SparseSGDConfig,
              summary="SGD for sparse-gradient parameters (row-wise on the rows a batch used) and dense ones")

@@ -1,9 +1,12 @@
-"""One optimizer for sparse and dense gradients: SparseAdam's lazy update for parameters
-whose gradient is sparse (the ``hash`` and ``full`` embedders with ``sparse=true``), Adam for the rest.
+"""One optimizer for sparse and dense gradients: SparseAdam's lazy update (or, with
+``sparse_rule="rowwise_adagrad"``, row-wise AdaGrad) for parameters whose gradient is sparse
+(the ``hash`` and ``full`` embedders with ``sparse=true``), Adam for the rest.
 
 Post: "PyTorch - Combining Dense And Sparse Gradients"
 Paper: Kingma & Ba, "Adam: A Method for Stochastic Optimization", ICLR 2015; its lazy form
-torch.optim.SparseAdam
+torch.optim.SparseAdam. Duchi, Hazan & Singer, "Adaptive Subgradient Methods for Online
+Learning and Stochastic Optimization", JMLR 2011 (AdaGrad), in the row-wise form of torchrec's
+RowWiseAdagrad and FBGEMM's EXACT_ROWWISE_ADAGRAD (one accumulator per embedding row)
 
 The post writes a MultipleOptimizer that figures out which layers give sparse gradients.
 Here it is a single torch.optim.Optimizer, so the
@@ -14,6 +17,8 @@ must be known about the model up front. The two updates are torch's own algorith
 
     dense:  m = b1 m + (1-b1) g;  v = b2 v + (1-b2) g²;  p -= lr/(1-b1^t) m / (sqrt(v)/sqrt(1-b2^t) + eps)
     sparse: the same, only at the rows present in the gradient (moments of other rows untouched)
+    sparse, sparse_rule="rowwise_adagrad": G_r += mean_j g_rj²;  p_r -= lr_s g_r / (sqrt(G_r) + eps)
+            for the rows r present (rowwise.py), lr_s = lr * sparse_lr_scale
 
 ``weight_decay`` (L2) applies to dense parameters only.
 Contract: sparse_dense(cfg)(named_parameters) -> torch.optim.Optimizer.
