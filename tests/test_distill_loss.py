@@ -61,7 +61,7 @@ def test_the_soft_term_pulls_the_student_toward_the_teacher():
 
 def test_bad_input_names_the_fix():
     loss = DistillLoss()
-    with pytest.raises(ZooError, match="teacher_probs"):
+    with pytest.raises(ZooError, match="needs a teacher: set loss.teacher=MODEL"):
         loss({"logits": torch.zeros(2, 3)}, torch.tensor([0, 1]))
     with pytest.raises(ZooError, match="same classes"):
         loss({"logits": torch.zeros(2, 3), "teacher_probs": torch.full((2, 4), 0.25)}, torch.tensor([0, 1]))
@@ -74,3 +74,49 @@ def test_registered_and_built_from_its_config():
     assert (loss.temperature, loss.alpha) == (3.0, 0.25)
     with pytest.raises(Exception, match="alpha"):
         zoo_core.create("loss", "distill", alpha=1.5)
+
+
+BASE = ["data.options.words_per_language=150", "data.options.languages=[en,de,fi]", "train.epochs=4",
+        "train.plots=false", "train.batch_size=32", "threads=1", "seed=0"]
+
+
+def _fit(path, *extra):
+    from zoo_core.overrides import compose
+    from zoo_core.train.loop import Trainer
+
+    return Trainer(compose([*BASE, *extra]), path, progress=False).fit()
+
+
+def test_zoo_train_distils_from_a_saved_teacher_model_by_label_name(tmp_path):
+    """loss.teacher=MODEL: the classification task scores every training text with the saved
+    teacher once and the loss reads each example's row. A teacher trained with the en and de
+    labels swapped teaches that swap to a student trained on the soft targets alone (alpha=1),
+    while the hard labels alone (alpha=0) teach the truth."""
+    from helpers import write_tsv
+    from zoo_plugins.datasets.langid import load
+
+    splits = load(seed=0, words_per_language=150, languages=["en", "de", "fi"])
+    swap = {"en": "de", "de": "en", "fi": "fi"}
+    rows = [(t, swap[y]) for part in (splits.train, splits.valid) for t, y in zip(part.texts, part.labels)]
+    teacher = tmp_path / "teacher"
+    _fit(teacher, f"data={write_tsv(tmp_path / 'swapped.tsv', rows)}")
+    soft = _fit(tmp_path / "soft", "loss=distill", f"loss.teacher={teacher}", "loss.alpha=1", "loss.temperature=1")
+    hard = _fit(tmp_path / "hard", "loss=distill", f"loss.teacher={teacher}", "loss.alpha=0")
+    assert hard.best["accuracy"] > 0.7  # 3 classes: chance is 1/3
+    assert soft.best["accuracy"] < hard.best["accuracy"] - 0.2
+    import zoo_core
+
+    student = zoo_core.load(tmp_path / "soft")  # its en and de words answered the teacher's (swapped) way
+    pairs = [(t, y) for t, y in zip(splits.valid.texts, splits.valid.labels) if y != "fi"]
+    got = [row["label"] for row in student.predict([t for t, _ in pairs])]
+    swapped = sum(g == swap[y] for g, (_, y) in zip(got, pairs))
+    assert swapped > 2 * sum(g == y for g, (_, y) in zip(got, pairs))
+
+
+def test_a_teacher_with_other_classes_or_none_is_a_one_line_error(tmp_path):
+    teacher = tmp_path / "teacher"
+    _fit(teacher, "data.options.languages=[en,de,es]", "train.epochs=1")
+    with pytest.raises(ZooError, match=r"loss.teacher=.*classes differ .*missing \['fi'\], extra \['es'\].*same classes"):
+        _fit(tmp_path / "student", "loss=distill", f"loss.teacher={teacher}")
+    with pytest.raises(ZooError, match="loss.teacher=MODEL"):
+        _fit(tmp_path / "none", "loss=distill", "train.epochs=1")

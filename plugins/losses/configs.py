@@ -17,6 +17,9 @@ class DistillConfig(ComponentConfig):
                                                       "distributions (Hinton et al.: raised, e.g. 2-20)")
     alpha: float = Field(0.5, ge=0, le=1, description="weight of the soft-target term; 1 - alpha weighs the "
                                                       "hard-label cross-entropy")
+    teacher: str | None = Field(None, description="a saved zoo model (a run folder or hf:ORG/NAME) trained on the "
+                                                  "same classes: the classification task scores every training "
+                                                  "text with it once and gives its probabilities to the loss")
 
 
 class SoftNearestNeighborConfig(ComponentConfig):

@@ -6,6 +6,7 @@ little padding), and depend only on (seed, epoch).
 from __future__ import annotations
 
 import numpy as np
+import torch
 
 from zoo_core.tasks import Task, TrainingSet, epoch_seed
 
@@ -32,8 +33,22 @@ class ClassificationTask(Task):
     primary_metric = "accuracy"
     metrics = ("accuracy", "macro_f1", "loss", "ponder_steps")  # ponder_steps: only a model with mixer=ponder
 
+    teacher_probs = None  # (N, C): loss.teacher's probabilities of the training texts (loss=distill)
+
     def batches(self, data: TrainingSet, epoch: int) -> list[list[int]]:
         return epoch_batches(data.lengths, data.batch_size, data.seed, epoch)
+
+    def on_train_start(self, trainer) -> None:
+        """loss=distill with loss.teacher=MODEL: the teacher scores every training text once."""
+        loss = trainer.model.loss
+        if getattr(loss, "teacher", None) and callable(getattr(loss, "teacher_targets", None)):
+            self.teacher_probs = loss.teacher_targets(trainer.splits.train.texts, trainer.labels)
+
+    def loss(self, model, outputs, target, idx):
+        if self.teacher_probs is not None:  # each example's row of the teacher's probabilities
+            rows = self.teacher_probs[torch.as_tensor(idx)].to(outputs["logits"].device)
+            outputs = {**outputs, "teacher_probs": rows}
+        return super().loss(model, outputs, target, idx)
 
     def evaluate(self, model, token_lists, label_ids, labels) -> dict:
         from zoo_core.inference import evaluate_classifier
