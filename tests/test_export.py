@@ -101,6 +101,22 @@ def test_onnx_padded_graph_of_a_sequence_model_matches_zoo(tmp_path):
                                    atol=1e-4, rtol=1e-4)
 
 
+@pytest.mark.parametrize("extra", [["mixer=gmlp"], ["mixer=gmlp", "mixer.max_len=8", "tokenizer.max_tokens=8"]],
+                         ids=["max_len_512", "max_len_equal_to_max_tokens"])
+def test_onnx_gmlp_needs_no_data_dependent_branch_and_matches_zoo(tmp_path, extra):
+    """gMLP moves real tokens first (no torch.sort: ONNX has none for it) and its spatial weights
+    are sliced to the batch's length, bounded by the tokenizer's max_tokens (the token axis of a
+    padded graph), also when that is the weights' whole size (8 tokens here)."""
+    pytest.importorskip("onnxscript")
+    model = small_model(*extra, "embed.num_bits=512")
+    path, _ = export(model, "onnx", tmp_path / "m.onnx")
+    artefact, info = load_artefact(path)
+    assert info["graph"] == "padded"
+    for batch in [[["one"]], [["a", "b"], ["c", "d"]], [[f"w{i}" for i in range(8)], ["z"], ["p", "q", "r"]]]:
+        np.testing.assert_allclose(artefact_logits(model, artefact, batch), zoo_logits(model, batch),
+                                   atol=1e-4, rtol=1e-4)
+
+
 def test_onnx_bag_graph_with_numpy_featurizer_gives_zoos_probabilities(tmp_path):
     """num_bits=13 with 4 hashes: many tokens repeat a bit (weight 0 -> the graph's zero row)."""
     pytest.importorskip("onnxscript")

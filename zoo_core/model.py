@@ -50,6 +50,19 @@ class PositionalEncoding(nn.Module):
         return x + self.table[:t]
 
 
+def real_first_order(mask: Tensor) -> Tensor:
+    """(B, T) positions: each row's real tokens first, in order, then its padding in order (a
+    stable sort of ~mask), from cumulative sums and one scatter: no sort, so ONNX exports it."""
+    real = mask.long()
+    rank = torch.where(mask, real.cumsum(1) - 1, (1 - real).cumsum(1) - 1 + real.sum(1, keepdim=True))
+    positions = torch.arange(mask.shape[1], device=mask.device).expand_as(rank)
+    return torch.empty_like(rank).scatter_(1, rank, positions)
+
+
+def _tracing() -> bool:
+    return torch.jit.is_tracing() or torch.compiler.is_exporting() or torch.compiler.is_compiling()
+
+
 def call_right_padded(module: nn.Module, x: Tensor, mask: Tensor):
     """``module(x, mask)``; a mixer or pooler that declares ``needs_right_padding`` gets each
     sequence's real tokens moved to the front first (token dropout leaves holes in the mask)
@@ -58,9 +71,9 @@ def call_right_padded(module: nn.Module, x: Tensor, mask: Tensor):
         return module(x, mask)
     lengths = mask.sum(1, keepdim=True)
     right = torch.arange(mask.shape[1], device=mask.device).unsqueeze(0) < lengths
-    if torch.equal(mask, right):
+    if not _tracing() and torch.equal(mask, right):  # a data-dependent shortcut a traced graph cannot hold
         return module(x, mask)
-    order = torch.sort((~mask).to(torch.int8), dim=1, stable=True).indices  # real positions first, in order
+    order = real_first_order(mask)
 
     def back(y: Tensor) -> Tensor:  # (B, T, ...) per-token outputs to the original positions
         return torch.empty_like(y).scatter_(1, order.view(*order.shape, *([1] * (y.dim() - 2))).expand_as(y), y)

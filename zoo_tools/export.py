@@ -168,19 +168,24 @@ def _quiet():
                 log.setLevel(level)
 
 
-def _graph(module: nn.Module, names: list[str], args: tuple[Tensor, ...], axes):
-    """torch.export's program of ``module`` (step 1 of the ONNX export) with the dynamic axes."""
-    shared = {label: torch.export.Dim(label) for a in axes.values() for label in a.values()}
+def _graph(module: nn.Module, names: list[str], args: tuple[Tensor, ...], axes, bounds: dict | None = None):
+    """torch.export's program of ``module`` (step 1 of the ONNX export) with the dynamic axes;
+    ``bounds``: an axis label's largest size (a padded graph's tokens: the tokenizer's max_tokens,
+    which a mixer with a max_len, e.g. gMLP's spatial weights, needs to know)."""
+    bounds = {k: v for k, v in (bounds or {}).items() if v}
+    shared = {label: torch.export.Dim(label, **({"max": bounds[label]} if label in bounds else {}))
+              for a in axes.values() for label in a.values()}
     dims = tuple({i: shared[label] for i, label in axes[n].items()} or None for n in names)
     with _quiet():
         # one dynamic_shapes entry: the *tensors argument, a tuple of the inputs
         return torch.export.export(module, args, dynamic_shapes=(dims,), strict=False)
 
 
-def _write(module: nn.Module, names: list[str], args: tuple[Tensor, ...], axes, path: Path, fmt: str) -> None:
+def _write(module: nn.Module, names: list[str], args: tuple[Tensor, ...], axes, path: Path, fmt: str,
+           bounds: dict | None = None) -> None:
     if fmt == "onnx":
         _require_onnx()
-        program = _graph(module, names, args, axes)
+        program = _graph(module, names, args, axes, bounds)
         with _quiet():
             torch.onnx.export(program, args, str(path), input_names=names, output_names=["logits"],
                               dynamo=True, external_data=False, verbose=False)
@@ -210,16 +215,16 @@ def _require_onnx() -> None:
 
 
 def _exports(module: nn.Module, names, args, check_args, axes, path: Path, fmt: str, expected: Tensor,
-             graph_only: bool = False) -> str | None:
+             graph_only: bool = False, bounds: dict | None = None) -> str | None:
     """None if ``module`` exports to ``fmt`` and reproduces ``expected`` on ``check_args``,
     else a short reason. ``graph_only`` (onnx): stop after torch.export and run its program,
     which finds most problems in a fraction of the time."""
     try:
         if graph_only and fmt == "onnx":
             with torch.no_grad():
-                got = _graph(module, names, args, axes).module()(*check_args)
+                got = _graph(module, names, args, axes, bounds).module()(*check_args)
         else:
-            _write(module, names, args, axes, path, fmt)
+            _write(module, names, args, axes, path, fmt, bounds)
     except ZooError:
         raise
     except Exception as e:  # the exporters raise many kinds; the reason is reported, not the trace
@@ -283,7 +288,7 @@ def _embed_reason(model, fmt: str, tmp: Path, graph_only: bool = False) -> str |
     with torch.no_grad():
         expected = module(*check_args)
     return _exports(module, names, args, check_args, dynamic_axes(model, names), tmp / f"embed{SUFFIX[fmt]}", fmt,
-                    expected, graph_only)
+                    expected, graph_only, {"tokens": model.run.tokenizer.max_tokens})
 
 
 def _component_reason(module: nn.Module, dim: int, fmt: str, tmp: Path, graph_only: bool = False) -> str | None:
@@ -296,7 +301,7 @@ def _component_reason(module: nn.Module, dim: int, fmt: str, tmp: Path, graph_on
         expected = module(x2, mask2)
     axes = {"x": {0: "batch", 1: "tokens"}, "mask": {0: "batch", 1: "tokens"}}
     return _exports(module, ["x", "mask"], (x, mask), (x2, mask2), axes, tmp / f"part{SUFFIX[fmt]}", fmt, expected,
-                    graph_only)
+                    graph_only, {"tokens": getattr(module, "max_len", None)})
 
 
 def _blame(model, fmt: str, tmp: Path, whole: str) -> str:
@@ -381,9 +386,10 @@ def export(model, fmt: str, out: str | Path, check: bool = True) -> tuple[Path, 
         expected = ExportWrapper(model, padded_names).eval()(*_encoded(model, padded_names, CHECK))
     with tempfile.TemporaryDirectory(dir=out.parent, prefix=".zoo-export-") as tmp:
         tmp_path = Path(tmp) / f"model{SUFFIX[fmt]}"
-        reason = _exports(module, names, args, check_args, axes, tmp_path, fmt, expected) if check else None
+        bounds = None if graph == "bag" else {"tokens": model.run.tokenizer.max_tokens}  # bag: tokens of all texts
+        reason = _exports(module, names, args, check_args, axes, tmp_path, fmt, expected, bounds=bounds) if check else None
         if not check:
-            _write(module, names, args, axes, tmp_path, fmt)
+            _write(module, names, args, axes, tmp_path, fmt, bounds)
         if reason is not None:
             raise ZooError(_blame(model, fmt, Path(tmp), reason))
         tmp_path.replace(out)

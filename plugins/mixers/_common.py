@@ -18,6 +18,7 @@ import torch
 from torch import Tensor
 
 from zoo_core.errors import ZooError
+from zoo_core.model import real_first_order
 
 
 class MaxLenError(ZooError, ValueError):
@@ -50,9 +51,9 @@ def is_right_padded(mask: Tensor, lengths: Tensor) -> bool:
 def compact(x: Tensor, mask: Tensor) -> tuple[Tensor, Tensor, Tensor | None]:
     """Real tokens first, in their order: (x_compact, lengths, order or None if already so)."""
     lengths = mask.sum(1)
-    if is_right_padded(mask, lengths):
+    if not tracing() and is_right_padded(mask, lengths):  # a traced graph keeps the general path
         return x, lengths, None
-    order = torch.sort((~mask).to(torch.int8), dim=1, stable=True).indices  # real positions first
+    order = real_first_order(mask)  # real positions first
     return x.gather(1, order.unsqueeze(-1).expand_as(x)), lengths, order
 
 

@@ -62,5 +62,10 @@ class GMLPMixer(Mixer):
         z = F.gelu(self.up(self.norm(x)))
         z1, z2 = z.chunk(2, dim=-1)
         z2 = self.gate_norm(z2) * mask.unsqueeze(-1).to(z2.dtype)
-        gate = token_matmul(self.spatial_weight[:t, :t], z2) + self.spatial_bias[:t, None]  # (B, T, d_ffn/2)
+        if isinstance(t, int):
+            weight, bias = self.spatial_weight[:t, :t], self.spatial_bias[:t, None]
+        else:  # a symbolic length (torch.export): a slice that may be the whole weight (t == max_len) is
+            rows = torch.arange(t, device=x.device)  # specialised by its contiguity check; gather the rows
+            weight, bias = self.spatial_weight[rows][:, rows], self.spatial_bias[rows].unsqueeze(1)
+        gate = token_matmul(weight, z2) + bias  # (B, T, d_ffn/2)
         return restore(self.down(z1 * gate), order)
