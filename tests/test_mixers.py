@@ -783,3 +783,18 @@ def test_mixers_match_their_saved_outputs(variant):
         for n, t in expected.items():
             scale = t.abs().max().clamp_min(1e-6)
             torch.testing.assert_close(got[n] / scale, t / scale, rtol=0, atol=2e-5, msg=lambda m: f"{which} {n}: {m}")
+
+
+def test_real_first_order_is_the_stable_sort_of_the_padding_without_a_sort():
+    """The permutation that moves each row's real tokens first (both in order) equals torch's
+    stable sort of ~mask, on masks with holes and padding on both sides, all-padding and
+    all-real rows."""
+    from zoo_core.model import real_first_order
+
+    g = torch.Generator().manual_seed(0)
+    masks = [torch.rand(int(b), int(t), generator=g) < 0.6
+             for b, t in torch.randint(1, 9, (200, 2), generator=g).tolist()]
+    masks += [torch.tensor([[False, True, True, False], [False] * 4, [True] * 4])]
+    for mask in masks:
+        ref = torch.sort((~mask).to(torch.int8), dim=1, stable=True).indices
+        assert torch.equal(real_first_order(mask), ref)
