@@ -59,8 +59,13 @@ def real_first_order(mask: Tensor) -> Tensor:
     return torch.empty_like(rank).scatter_(1, rank, positions)
 
 
-def _tracing() -> bool:
-    return torch.jit.is_tracing() or torch.compiler.is_exporting() or torch.compiler.is_compiling()
+def tracing() -> bool:
+    """Inside torch.jit.trace or torch.export/compile: data-dependent shortcuts and Python
+    autograd.Functions stay out of such graphs (the mixers' helpers use it too)."""
+    compiler = getattr(torch, "compiler", None)
+    return (torch.jit.is_tracing()
+            or bool(compiler and getattr(compiler, "is_compiling", lambda: False)())
+            or bool(compiler and getattr(compiler, "is_exporting", lambda: False)()))
 
 
 def call_right_padded(module: nn.Module, x: Tensor, mask: Tensor):
@@ -71,7 +76,7 @@ def call_right_padded(module: nn.Module, x: Tensor, mask: Tensor):
         return module(x, mask)
     lengths = mask.sum(1, keepdim=True)
     right = torch.arange(mask.shape[1], device=mask.device).unsqueeze(0) < lengths
-    if not _tracing() and torch.equal(mask, right):  # a data-dependent shortcut a traced graph cannot hold
+    if not tracing() and torch.equal(mask, right):  # a data-dependent shortcut a traced graph cannot hold
         return module(x, mask)
     order = real_first_order(mask)
 

@@ -18,7 +18,7 @@ import torch
 from torch import Tensor
 
 from zoo_core.errors import ZooError
-from zoo_core.model import real_first_order
+from zoo_core.model import real_first_order, tracing  # noqa: F401 (tracing: the mixers import it from here)
 
 
 class MaxLenError(ZooError, ValueError):
@@ -144,14 +144,6 @@ class _LinearAttention(torch.autograd.Function):
             dk[..., fs] = torch.baddbmm(dstate[..., e].unsqueeze(1), v[..., es], ds.transpose(1, 2))
             dv[..., es] = torch.baddbmm(ds.sum(1, keepdim=True) * shift, k[..., fs], ds)  # φ(k) dS
         return dq, dk, dv, None, None, None
-
-
-def tracing() -> bool:
-    """Inside torch.jit.trace or torch.export/compile, which cannot record a Python autograd.Function."""
-    compiler = getattr(torch, "compiler", None)
-    return (torch.jit.is_tracing()
-            or bool(compiler and getattr(compiler, "is_compiling", lambda: False)())
-            or bool(compiler and getattr(compiler, "is_exporting", lambda: False)()))
 
 
 def no_padding(mask: Tensor) -> bool:

@@ -6,7 +6,6 @@ little padding), and depend only on (seed, epoch).
 from __future__ import annotations
 
 import numpy as np
-import torch
 
 from zoo_core.tasks import Task, TrainingSet, epoch_seed
 
@@ -46,7 +45,7 @@ class ClassificationTask(Task):
 
     def loss(self, model, outputs, target, idx):
         if self.teacher_probs is not None:  # each example's row of the teacher's probabilities
-            rows = self.teacher_probs[torch.as_tensor(idx)].to(outputs["logits"].device)
+            rows = self.teacher_probs[np.asarray(idx)].to(outputs["logits"].device)
             outputs = {**outputs, "teacher_probs": rows}
         return super().loss(model, outputs, target, idx)
 
