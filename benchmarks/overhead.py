@@ -11,8 +11,10 @@ the order rotating so that each loop runs first, second and third in turn; the t
 medians), so each one's peak memory is its own: ``ru_maxrss`` of that
 process (resource.getrusage), i.e. the peak resident set including the interpreter, torch,
 the data set and the model. The minimal loop's batches are encoded before it starts; the
-Trainer encodes each batch in its loop (a slice of the featurised arrays and the batch's
-distinct rows), as it does in every real run, so that cost is part of zoo's overhead. Steps/s is measured
+Trainer encodes each batch in its loop (gathers each text's slice of the featurised arrays),
+as it does in every real run, so that cost is part of zoo's overhead. The batch's distinct
+table rows are found by the model's forward (the sparse bag step, ``zoo_core.bag.group_rows``),
+in both loops alike. Steps/s is measured
 between the end of step ``--warmup`` and the end of step ``--steps``: data loading, model
 building, validation and the final checkpoint are outside the window.
 """

@@ -187,7 +187,6 @@ def test_row_bag_backward_equals_embedding_bags_gradient_with_repeated_rows_and_
                             "embed.sparse=true", "mixer=[]", "pool=mean", "tokenizer.unit=char_ngrams"]).double()
     feats = featurize_texts(model, ["aaaa aaaa aaaa", "x", "hello world", ""], bag=True)
     inputs = feats.encode([0, 1, 2, 3])
-    assert {"bag_order", "bag_starts"} <= set(inputs)
     n = len(inputs["bag_bits"])
     token_weight = torch.rand(n, generator=torch.Generator().manual_seed(0), dtype=torch.float64) * (
         torch.arange(n) % 3 != 0)  # some tokens dropped
@@ -195,8 +194,10 @@ def test_row_bag_backward_equals_embedding_bags_gradient_with_repeated_rows_and_
     assert type(out.grad_fn).__name__ == "RowBagBackward"
     (out * torch.linspace(-1, 2, out.numel(), dtype=torch.float64).view_as(out)).sum().backward()
     ref = torch.nn.Parameter(model.embed.weight.detach().clone())
-    w = (inputs["bag_weight"].double() * token_weight.unsqueeze(1)).reshape(-1)
-    ref_out = torch.nn.functional.embedding_bag(inputs["bag_bits"].reshape(-1), ref,
+    assert ("bag_weight" in inputs) == (num_hashes > 1)  # one hash: every bit weight is 1, none sent
+    bit_weight = inputs["bag_weight"].double() if num_hashes > 1 else torch.ones(n, 1, dtype=torch.float64)
+    w = (bit_weight * token_weight.unsqueeze(1)).reshape(-1)
+    ref_out = torch.nn.functional.embedding_bag(inputs["bag_bits"].reshape(-1).long(), ref,
                                                 inputs["bag_offsets"][:-1] * num_hashes, mode="sum",
                                                 per_sample_weights=w)
     torch.testing.assert_close(out, ref_out, rtol=1e-12, atol=1e-12)
@@ -216,24 +217,33 @@ def test_token_dropout_on_ids_keeps_at_least_one_token_and_averages_the_kept():
     assert torch.equal(token_weights(offsets, "sum"), torch.ones(30))
 
 
-def test_features_are_compact_arrays_and_batches_are_their_slices():
-    model = bag_model()
+@pytest.mark.parametrize("hashes", [4, 1])
+def test_features_are_compact_arrays_and_batches_are_their_slices(hashes):
+    model = bag_model(f"embed.num_hashes={hashes}")
     texts = [f"word{i % 37} other{i % 11}" for i in range(500)]
     feats = featurize_texts(model, texts)
-    assert isinstance(feats, IdFeatures) and feats.index.dtype == np.int32 and feats.offsets.dtype == np.int64
+    assert isinstance(feats, IdFeatures) and feats.offsets.dtype == np.int64
     assert len(feats.table) == len(np.unique(feats.table)) < 500  # each distinct token id once
     ids, offsets = featurize.token_ids(texts, **{k: getattr(model.run.tokenizer, k) for k in
                                                  ("unit", "ngram_min", "ngram_max", "word_token", "lowercase",
                                                   "max_tokens")})
-    assert np.array_equal(feats.table[feats.index], ids) and np.array_equal(feats.offsets, offsets)
+    assert np.array_equal(feats.offsets, offsets)
+    if hashes > 1:  # 4 bytes a token: each token's row of the distinct ids
+        assert feats.index.dtype == np.int32 and np.array_equal(feats.table[feats.index], ids)
+    else:  # one hash: each token's bit itself, 4 bytes a token (int32), weights all 1 (None)
+        bits = model.embed.id_codes(ids)[0]
+        assert feats.index is None and feats.codes[1] is None and feats.codes[0].dtype == np.int32
+        assert np.array_equal(feats.codes[0], bits)
     idx = [499, 3, 3, 250]
     batch = feats.encode(idx)
     want = model.embed.encode_bag(*_select(ids, offsets, idx))
-    assert all(torch.equal(batch[k], want[k]) for k in want)
+    assert _same_inputs(batch, want)
 
 
-def test_batches_of_consecutive_texts_are_slices_equal_to_gathered_batches():
-    model = bag_model()
+@pytest.mark.parametrize("hashes", [4, 1])
+def test_batches_of_consecutive_texts_are_slices_equal_to_gathered_batches(hashes):
+    model = bag_model(f"embed.num_hashes={hashes}")
+    assert model.embed.training and model.embed.sparse  # the batches carry RowBag's rows and groups
     texts = ODD + ["bonjour", "a b c d e f g"]
     ids, offsets = featurize.token_ids(texts, **{k: getattr(model.run.tokenizer, k) for k in
                                                  ("unit", "ngram_min", "ngram_max", "word_token", "lowercase",
@@ -244,7 +254,17 @@ def test_batches_of_consecutive_texts_are_slices_equal_to_gathered_batches():
         want = model.embed.encode_bag(*_select(ids, offsets, list(idx)))
         for feats in (distinct, flat):
             batch = feats.encode(idx)
-            assert set(batch) == set(want) and all(torch.equal(batch[k], want[k]) for k in want), list(idx)
+            assert _same_inputs(batch, want), list(idx)
+
+
+def _same_inputs(batch: dict, want: dict) -> bool:
+    """Equal bag inputs, where a missing ``bag_weight`` means every bit weight is 1 (the compact
+    one-hash features send none) and ``bag_bits`` may be int32 (read for its shape while training)."""
+    batch, want = dict(batch), dict(want)
+    for d in (batch, want):
+        d.setdefault("bag_weight", torch.ones(d["bag_bits"].shape))
+        d["bag_bits"] = d["bag_bits"].long()
+    return set(batch) == set(want) and all(torch.equal(batch[k], want[k]) for k in want)
 
 
 def _select(ids, offsets, idx):
@@ -291,7 +311,7 @@ def test_a_default_recipe_run_drops_its_resume_state_unless_asked_and_predicts_o
 
 
 def test_sorted_unique_sparse_rows_are_flagged_coalesced_and_others_coalesced_as_before():
-    from zoo_core.bag import unique_rows
+    from zoo_core.bag import group_rows, group_rows_np, group_rows_torch
     from zoo_core.train.gradients import _flag_or_coalesce
 
     values = torch.randn(4, 3)
@@ -301,11 +321,27 @@ def test_sorted_unique_sparse_rows_are_flagged_coalesced_and_others_coalesced_as
         assert got.is_coalesced() and torch.equal(got._indices(), want._indices())
         assert torch.equal(got._values(), want._values()) and torch.equal(got.to_dense(), grad.to_dense())
     rng = np.random.default_rng(0)
-    for n, num_rows in [(0, 50), (3, 2**18), (4000, 2**18), (4000, 2**30), (200, 10)]:
-        bits = rng.integers(0, num_rows, (n, 4))
-        found, inverse = unique_rows(bits, num_rows)
-        want, want_inverse = np.unique(bits, return_inverse=True)
-        assert np.array_equal(found, want) and np.array_equal(inverse, want_inverse.reshape(-1))
+    cases = [(0, 50), (1, 50), (3, 2**18), (4000, 2**16), (4000, 2**18), (4000, 2**24), (4000, 2**30),
+             (4000, 2**40), (200, 10)]
+    for n, num_rows in cases:  # each radix path: 16 bits, 16 + 8, 16 + 16, a plain stable sort
+        for dtype in (np.int64, np.int32):
+            if num_rows > 2**31 and dtype == np.int32:
+                continue
+            bits = rng.integers(0, num_rows, (n, 4)).astype(dtype)
+            bits[: n // 2, 1] = bits[: n // 2, 0]  # repeated rows, and rows equal in their low 16 bits
+            bits[: n // 3, 2] = (bits[: n // 3, 0] + 2**16) % num_rows
+            want, want_inverse = np.unique(bits, return_inverse=True)
+            want_order = np.argsort(bits.reshape(-1), kind="stable")  # stable: ties keep their order
+            want_starts = np.searchsorted(bits.reshape(-1)[want_order], want)
+            found, inverse, order, starts = group_rows_np(bits, num_rows)
+            assert np.array_equal(found, want) and found.dtype == np.int64
+            assert np.array_equal(inverse, want_inverse.reshape(-1))
+            assert np.array_equal(order, want_order) and np.array_equal(starts, want_starts)
+            # the tensor forms: numpy's on the CPU, torch's sort elsewhere (run here on CPU tensors)
+            for got in (group_rows(torch.from_numpy(bits), num_rows), group_rows_torch(torch.from_numpy(bits))):
+                assert [g.dtype for g in got] == [torch.int64] * 4
+                assert all(np.array_equal(g.numpy(), w) for g, w in
+                           zip(got, (want, want_inverse.reshape(-1), want_order, want_starts)))
 
 
 @pytest.mark.parametrize("num_bits,num_hashes", [(4, 4), (2, 4), (8, 3), (6, 4), (2**18, 4)])
@@ -335,3 +371,13 @@ def test_lower_casing_all_texts_at_once_equals_lower_casing_each(unit):
     ids, offsets = token_ids(texts, unit)
     ref_ids, ref_offsets = token_ids([t.lower() for t in texts], unit, lowercase=False)
     assert np.array_equal(offsets, ref_offsets) and np.array_equal(ids, ref_ids)
+
+
+def test_gather_texts_positions_equal_the_concatenated_ranges_with_empty_and_repeated_texts():
+    lengths = np.array([3, 0, 1, 5, 0, 2, 0])
+    offsets = np.concatenate([[0], np.cumsum(lengths)])
+    for idx in ([0, 1, 2, 3, 4, 5, 6], [3, 3, 0], [1, 4, 6], [6, 5], [2], [], [4, 2, 1, 0, 0]):
+        pos, new = featurize.gather_texts(offsets, np.array(idx, dtype=np.int64))
+        want = [p for i in idx for p in range(offsets[i], offsets[i + 1])]
+        assert pos.tolist() == want and pos.dtype == np.int64
+        assert new.tolist() == [0, *np.cumsum([lengths[i] for i in idx]).tolist()]

@@ -42,11 +42,18 @@ class TokenFeatures:
 
 class IdFeatures:
     """Flat token ids: ``index`` (int32 rows of ``table``; None: token i is row i), ``offsets``
-    (int64, len+1)."""
+    (int64, len+1). When the embedder's codes of a token are one int32-sized column with weight
+    1 (e.g. ``hash`` with one hash function) the tokens' codes themselves take no more memory
+    than ``index``: they are gathered once (``codes`` then has one row per token, ``index`` is
+    None, and the weights are None, i.e. all 1), so a batch reads one slice of codes per text."""
 
-    def __init__(self, model, index: np.ndarray, offsets: np.ndarray, table: np.ndarray, bag: bool):
-        self.embed, self.index, self.offsets, self.table, self.bag = model.embed, index, offsets, table, bag
-        self.codes = model.embed.id_codes(table)  # per distinct id, computed once
+    def __init__(self, model, index: np.ndarray | None, offsets: np.ndarray, table: np.ndarray, bag: bool):
+        self.embed, self.offsets, self.table, self.bag = model.embed, offsets, table, bag
+        codes = model.embed.id_codes(table)  # per distinct id, computed once
+        if index is not None and _one_narrow_column(codes):
+            self.codes, self.index = (_gather_in_place(codes[0][:, 0].astype(np.int32), index)[:, None], None), None
+        else:
+            self.codes, self.index = codes, index
         self.lengths = np.diff(offsets)
 
     def __len__(self) -> int:
@@ -58,12 +65,31 @@ class IdFeatures:
             lo, hi = int(self.offsets[idx[0]]), int(self.offsets[idx[-1] + 1])  # consecutive texts: a slice
             offsets = self.offsets[idx[0]:idx[-1] + 2] - lo
             if self.index is None:
-                return self.embed.encode_codes(tuple(c[lo:hi] for c in self.codes), offsets, self.bag)
+                return self.embed.encode_codes(tuple(_rows(c, slice(lo, hi)) for c in self.codes), offsets, self.bag)
             rows = self.index[lo:hi]
         else:
             pos, offsets = gather_texts(self.offsets, idx)
             rows = pos if self.index is None else self.index[pos]
-        return self.embed.encode_codes(tuple(c[rows] for c in self.codes), offsets, self.bag)
+        return self.embed.encode_codes(tuple(_rows(c, rows) for c in self.codes), offsets, self.bag)
+
+
+def _rows(column: np.ndarray | None, rows):
+    return None if column is None else column[rows]
+
+
+def _one_narrow_column(codes: tuple[np.ndarray, ...]) -> bool:
+    """Codes of (bits (N, 1) below 2^31, weights (N, 1) all 1) and nothing else."""
+    return (len(codes) == 2 and codes[0].ndim == 2 and codes[0].shape[1] == 1 and codes[1].all()
+            and (len(codes[0]) == 0 or int(codes[0].max()) < 2**31))
+
+
+def _gather_in_place(values: np.ndarray, index: np.ndarray) -> np.ndarray:
+    """``values[index]`` written over ``index`` when they share a dtype (no second token array),
+    in chunks (no int64 copy of the whole index)."""
+    out = index if index.dtype == values.dtype else np.empty(len(index), dtype=values.dtype)
+    for start in range(0, len(index), 1 << 22):
+        out[start:start + (1 << 22)] = values[index[start:start + (1 << 22)]]
+    return out
 
 
 def uses_ids(model) -> bool:

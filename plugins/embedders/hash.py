@@ -48,7 +48,8 @@ Shape contract: encode(list of B token lists) -> {"bits": (B, T, k) long,
 "bit_weight": (B, T, k) float (1 for a set bit, 0 for a repeated bit or padding),
 "mask": (B, T) bool} and, with importance, "bucket": (B, T) long (the token's row of P);
 forward -> (B, T, dim), zero at padding. encode_bag(ids (N,) uint64, offsets (B+1,)) ->
-{"bag_bits": (N, k) long, "bag_weight": (N, k) float, "bag_offsets": (B+1,) long[, "bag_bucket": (N,)]};
+{"bag_bits": (N, k) long, "bag_weight": (N, k) float, "bag_offsets": (B+1,) long[, "bag_bucket": (N,)]}
+(from zoo_core.batches' one-hash codes: "bag_bits" int32 and no "bag_weight", i.e. every bit weight 1);
 bag(inputs, token_weight (N,)) -> (B, dim) = sum over tokens of token_weight * v(token).
 """
 from __future__ import annotations
@@ -59,7 +60,7 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 
 from zoo_core import featurize
-from zoo_core.bag import row_groups, unique_rows
+from zoo_core.bag import group_rows
 from zoo_core.interfaces import Embedder
 
 from .cache import TokenCache
@@ -183,21 +184,23 @@ class HashEmbedder(Embedder):
     def encode_bag(self, ids: np.ndarray, offsets: np.ndarray) -> dict[str, Tensor]:
         return self.encode_codes(self.id_codes(ids), offsets, bag=True)
 
-    def encode_codes(self, codes: tuple[np.ndarray, ...], offsets: np.ndarray, bag: bool = False) -> dict[str, Tensor]:
-        """``encode_ids`` from the tokens' ``id_codes`` (already gathered, one row per token)."""
+    def encode_codes(self, codes: tuple[np.ndarray | None, ...], offsets: np.ndarray, bag: bool = False) -> dict[str, Tensor]:
+        """``encode_ids`` from the tokens' ``id_codes`` (already gathered, one row per token); bit
+        weights of None: every weight is 1 (zoo_core.batches keeps one hash's codes that way; the
+        bag inputs then have no ``bag_weight``)."""
+        bits, weight = codes[0], codes[1]
         if bag:
-            out = {"bag_bits": torch.from_numpy(codes[0]), "bag_weight": torch.from_numpy(codes[1]),
+            out = {"bag_bits": torch.from_numpy(bits),
                    "bag_offsets": torch.from_numpy(np.ascontiguousarray(offsets, dtype=np.int64))}
+            if weight is not None:
+                out["bag_weight"] = torch.from_numpy(weight)
             if len(codes) > 2:
                 out["bag_bucket"] = torch.from_numpy(codes[2])
-            if self.sparse and self.training:  # the rows RowGather gathers, found here (on the trainer's encoding thread)
-                rows, inverse = unique_rows(codes[0], self.num_bits)
-                order, starts = row_groups(inverse, len(rows))
-                out.update(bag_rows=torch.from_numpy(rows), bag_inverse=torch.from_numpy(inverse),
-                           bag_order=torch.from_numpy(order), bag_starts=torch.from_numpy(starts))
             return out
-        bits, mask = featurize.pad(codes[0], offsets)
-        out = {"bits": torch.from_numpy(bits), "bit_weight": torch.from_numpy(featurize.pad(codes[1], offsets)[0]),
+        if weight is None:
+            weight = np.ones(bits.shape, dtype=np.float32)
+        padded, mask = featurize.pad(bits.astype(np.int64, copy=False), offsets)
+        out = {"bits": torch.from_numpy(padded), "bit_weight": torch.from_numpy(featurize.pad(weight, offsets)[0]),
                "mask": torch.from_numpy(mask)}
         if len(codes) > 2:
             out["bucket"] = torch.from_numpy(featurize.pad(codes[2], offsets)[0])
@@ -210,10 +213,10 @@ class HashEmbedder(Embedder):
         """embedding_bag(mode=sum) of rows ``bits`` (2-D: fixed-width bags; 1-D: with offsets);
         ``found``: (unique rows, each bit's index among them) when already known."""
         if self._sparse_step():
-            rows, inverse = found if found is not None else torch.unique(bits, return_inverse=True)
+            rows, inverse = found if found is not None else group_rows(bits, self.num_bits)[:2]
             table = RowGather.apply(self.weight, rows)
-            return F.embedding_bag(inverse, table, offsets, mode="sum", per_sample_weights=weight)
-        return F.embedding_bag(bits, self.weight, offsets, mode="sum", per_sample_weights=weight)
+            return F.embedding_bag(inverse.view(bits.shape), table, offsets, mode="sum", per_sample_weights=weight)
+        return F.embedding_bag(bits.long(), self.weight, offsets, mode="sum", per_sample_weights=weight)
 
     def forward(self, inputs: dict[str, Tensor]) -> Tensor:
         bits, weight = inputs["bits"], inputs["bit_weight"]
@@ -226,15 +229,21 @@ class HashEmbedder(Embedder):
     def bag(self, inputs: dict[str, Tensor], token_weight: Tensor | None = None) -> Tensor:
         """(B, dim): per text, the sum over its tokens of ``token_weight`` (default 1) times the
         token's vector; one EmbeddingBag over all (token, bit) pairs with offsets, no padding."""
-        bits, weight = inputs["bag_bits"], inputs["bag_weight"].to(self.weight.dtype)
+        bits, k, dtype = inputs["bag_bits"], inputs["bag_bits"].shape[1], self.weight.dtype
+        if "bag_weight" in inputs:
+            weight = inputs["bag_weight"].to(dtype)
+        else:  # every bit weight is 1: the token weights are the entries' weights
+            weight = (torch.ones(bits.shape, dtype=dtype, device=bits.device) if token_weight is None
+                      else token_weight.to(dtype).unsqueeze(-1).expand(-1, k))
+            token_weight = None
         if self.importance is not None:
             weight = weight * F.embedding(inputs["bag_bucket"], self.importance, sparse=self.sparse)
         if token_weight is not None:
             weight = weight * token_weight.unsqueeze(-1)
-        k = bits.shape[1]
         offsets, weight = inputs["bag_offsets"][:-1] * k, weight.reshape(-1)
-        if "bag_order" in inputs and self._sparse_step() and not weight.requires_grad:
-            return RowBag.apply(self.weight, inputs["bag_rows"], inputs["bag_inverse"], offsets, weight,
-                                inputs["bag_order"], inputs["bag_starts"])
-        found = (inputs["bag_rows"], inputs["bag_inverse"]) if "bag_rows" in inputs else None
-        return self._sum_rows(bits.reshape(-1), weight, offsets, found)
+        if self._sparse_step():  # the batch's rows and the entries grouped by row: RowBag needs no other sort
+            rows, inverse, order, starts = group_rows(bits, self.num_bits)
+            if not weight.requires_grad:
+                return RowBag.apply(self.weight, rows, inverse, offsets, weight, order, starts)
+            return self._sum_rows(bits.reshape(-1), weight, offsets, (rows, inverse))
+        return self._sum_rows(bits.reshape(-1), weight, offsets)
