@@ -74,6 +74,21 @@ def test_interrupted_and_resumed_run_ends_with_the_same_weights(tmp_path, extra)
     assert all(torch.equal(best_full[k], best_cut[k]) for k in best_full)
 
 
+def test_a_run_stopped_before_its_first_validation_scores_the_checkpoint_it_saved(tmp_path):
+    """The test-split figures of the card come from the weights on disk (here the model in
+    memory, which was just saved: it is not read back)."""
+    from zoo_core.model import ZooModel
+
+    trainer = Trainer(compose(SMALL), tmp_path / "early", progress=False, max_steps=3)
+    result = trainer.fit()
+    assert result.stopped == "max_steps" and result.epochs == 0 and result.test
+    disk = ZooModel.from_pretrained(tmp_path / "early")
+    index = {label: i for i, label in enumerate(trainer.labels)}
+    want = trainer.task.evaluate(disk, trainer._features(trainer.splits.test.texts, "test"),
+                                 [index[label] for label in trainer.splits.test.labels], trainer.labels)
+    assert result.test == want  # the same weights and the same code: the same figures
+
+
 def train_steps(path):
     return json.loads((path / "training_state" / "state.json").read_text())["trainer"]["step"]
 

@@ -13,6 +13,7 @@ import math
 import time
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from ..atomic import generation
@@ -87,6 +88,7 @@ class Trainer(Checkpointing):
         self.train_features = self._features(self.splits.train.texts, "train")
         self.valid_features = self._features(self.splits.valid.texts, "valid")
         self.train_y = [index[label] for label in self.splits.train.labels]
+        self._train_targets = torch.tensor(self.train_y, dtype=torch.long)  # a batch's: one gather
         self.valid_y = [index[label] for label in self.splits.valid.labels]
         self.training_set = TrainingSet(self.train_y, self.train_features.lengths.tolist(), self.labels,
                                         run.train.batch_size, run.seed)
@@ -225,11 +227,12 @@ class Trainer(Checkpointing):
 
     def _train_step(self, idx: list[int], weight: float, encoded: dict) -> None:
         inputs = {k: v.to(self.device) for k, v in encoded.items()}
-        target = torch.tensor([self.train_y[i] for i in idx], device=self.device)
+        target = self._train_targets[torch.from_numpy(np.asarray(idx, dtype=np.int64))].to(self.device)
         out = self.task.forward(self.model, self.forward_model, inputs)
         loss = self.task.loss(self.model, out, target, idx)
-        if not torch.isfinite(loss):
-            raise ZooError(f"the loss became {loss.item()} at step {self.state.step}; lower train.lr "
+        value = loss.item()
+        if not math.isfinite(value):
+            raise ZooError(f"the loss became {value} at step {self.state.step}; lower train.lr "
                            f"(now {self.scheduler.get_last_lr()[0]:.2e}) or set train.clip")
         self.optimizer.zero_grad(set_to_none=True)
         if loss.requires_grad:  # a head that learns by its own rule without a probe leaves nothing to backprop
@@ -248,7 +251,6 @@ class Trainer(Checkpointing):
         self._optimizer_step()
         self.scheduler.step()
         self.state.step += 1
-        value = loss.item()
         self._emit("on_step_end", self.state.step, value)
         self.state.seen += len(idx)
         self.state.loss_sum += value * len(idx)
@@ -325,32 +327,36 @@ class Trainer(Checkpointing):
     def _stop(self, stopped: str, start: float) -> TrainResult:
         s = self.state
         s.seconds = time.perf_counter() - start
+        current = False  # whether the checkpoint on disk is the model in memory
         with self._checkpoint():
             if stopped in STOPS_TO_RESUME and s.best is None and s.step > 0:
                 # stopped before the first validation: keep what we have, without touching the
                 # early-stopping bookkeeping (a resumed run must behave like an uninterrupted one)
                 self._save_model({"best_epoch": s.epoch})
+                current = self._best is None
             # a normal end drops the resume state (train.keep_state=true keeps it)
             self._save_all(keep_state=stopped in STOPS_TO_RESUME or self.run.train.keep_state)
         result = TrainResult(out_dir=self.out_dir, epochs=s.epoch, steps=s.step, seconds=s.seconds, stopped=stopped,
                              rank=self.rank, parameters=count_parameters(self.model)[0],
                              metrics=tuple(self.task.metrics), primary_metric=self.metric)
         if self.is_main:
-            self._finish(result)
+            self._finish(result, current)
         self._emit("on_train_end", result)
         self.ranks.close()
         return result
 
-    def _finish(self, result: TrainResult) -> None:
-        """Score the best checkpoint on the test split and write the model card with the results."""
+    def _finish(self, result: TrainResult, current: bool = False) -> None:
+        """Score the best checkpoint on the test split and write the model card with the results
+        (``current``: that checkpoint is the model in memory, so it is not read back)."""
         from ..card import write_card
         from ..checkpoint import WEIGHTS_FILE
 
         if not (self.out_dir / WEIGHTS_FILE).exists():
             return
-        if self._best is not None:  # the best weights, in memory (the same as the checkpoint on disk)
+        if self._best is not None or current:  # the best weights, in memory (the same as the checkpoint on disk)
             best = self.model
-            best.load_state_dict(self._best[0])
+            if self._best is not None:
+                best.load_state_dict(self._best[0])
             best.eval()
         else:  # a resumed run that did not improve on the checkpoint it started from
             best = ZooModel.from_pretrained(self.out_dir)
