@@ -35,8 +35,10 @@ The sum is one ``F.embedding_bag`` over all tokens (no Python loop over bits). W
 ``sparse=true`` its gradient is sparse (only the rows a batch used), as in the post "PyTorch -
 Combining Dense And Sparse Gradients": a step then costs O(rows used), not O(num_bits), so
 a table of 2**18 rows trains as fast as a small one (pair with ``optim=sparse_dense``): the rows a
-batch uses are gathered once (``RowGather``), so the gradient arrives as a sparse tensor holding
-each of those rows once, sorted: no duplicate rows to merge in the step. blake2b codes are cached per distinct
+batch uses are gathered once (``RowGather``; bag models ``RowBag``, whose backward is a bag sum
+over the entries grouped by row), so the gradient arrives as a sparse tensor holding each of
+those rows once, sorted: no duplicate rows to merge in the step. The rows and groups come from
+``zoo_core.bag.group_rows`` (a numpy radix sort) in the forward. blake2b codes are cached per distinct
 token (``cache.py``: up to ``cache_size`` tokens, then the cache starts afresh).
 
 Two input forms: ``encode(token lists)`` / ``encode_ids(ids, offsets)`` give padded tensors for

@@ -7,7 +7,7 @@ class Prefetcher:
     Python work (tokens -> codes) that overlaps torch's GIL-free compute. One worker, in order,
     so the embedder's caches see one caller at a time; ``close`` waits for it before anything
     else (validation) encodes. ``threaded=False`` encodes each batch when it is asked for: for
-    batches that are slices of featurised arrays (zoo_core.batches.IdFeatures, ~0.5 ms a batch)
+    batches that are slices of featurised arrays (zoo_core.batches.IdFeatures, ~0.1 ms a batch)
     the thread's hand-offs cost more CPU than the overlap saves (docs/benchmarks/overhead.md)."""
 
     def __init__(self, fn, first: int, end: int, threaded: bool = True):
