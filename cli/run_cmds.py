@@ -135,6 +135,8 @@ def _examples_for(data: str, split: str, seed: int):
     from zoo_core.data import load_splits, read_file
     from zoo_core.runspec import DataConfig
 
+    if data.startswith("data=") and not Path(data).exists():  # zoo train's spelling, data=FILE, means FILE here too
+        data = data[len("data="):]
     if Path(data).suffix.lower() in (".tsv", ".csv", ".jsonl", ".json") or Path(data).exists():
         return read_file(data), Path(data).stem
     splits = load_splits(DataConfig(source=data), seed=seed)

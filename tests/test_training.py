@@ -173,6 +173,9 @@ def test_eval_json_and_confusion_plot(trained, tmp_path):
     assert r.returncode == 0, r.stderr
     report = json.loads(r.stdout)
     assert 0.5 < report["accuracy"] <= 1 and 0 <= report["macro_f1"] <= 1
+    again = run_zoo("eval", root / "model", f"data={root / 'tiny.tsv'}", "--json", "--plot", tmp_path / "cm2.png")
+    assert again.returncode == 0, again.stderr  # zoo train's spelling of the data, data=FILE, works too
+    assert json.loads(again.stdout)["accuracy"] == report["accuracy"]
     assert set(report["per_class"]) == {"de", "en"} and sum(map(sum, report["confusion"])) == 84
     assert (tmp_path / "cm.png").read_bytes()[:4] == b"\x89PNG"
 
