@@ -51,7 +51,13 @@ def _setup(args):
     splits = load(seed=args.seed, words_per_language=args.words)
     run = compose(["recipe=default", f"data.options.words_per_language={args.words}", f"threads={args.threads}",
                    f"seed={args.seed}", *args.overrides])
+    args.steps = min(args.steps, epoch_steps(run, splits))
     return run, splits
+
+
+def epoch_steps(run, splits) -> int:
+    """Optimizer steps in epoch 0: the window ends there, so no validation falls inside it."""
+    return -(-len(splits.train.texts) // run.train.batch_size)
 
 
 def now() -> tuple[float, float]:
@@ -191,7 +197,8 @@ def step_parts(args) -> None:
 
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--steps", type=int, default=300, help="optimizer steps per measurement")
+    parser.add_argument("--steps", type=int, default=300, help="optimizer steps per measurement (at most epoch 0's; "
+                                                                "the default recipe's epoch is 193)")
     parser.add_argument("--warmup", type=int, default=30, help="steps before the timing window opens")
     parser.add_argument("--repeats", type=int, default=3, help="measurements of each loop (alternating)")
     parser.add_argument("--words", type=int, default=2000, help="top words per language of the langid data")
