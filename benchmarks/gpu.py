@@ -95,14 +95,10 @@ def train(torch, data: str, overrides: list[str], out: Path, device: str) -> tup
     return trainer, result, clock.steps_per_s(), tokens_per_step, batches
 
 
-def torch_unique(bits):
+def bag_bytes_per_step(trainer, batches) -> float:
     import torch
 
-    return torch.unique(bits)
-
-
-def bag_bytes_per_step(trainer, batches) -> float:
-    rows = [len(torch_unique(trainer._encode_batch(b)[2]["bag_bits"])) for b in batches[:50]]  # distinct rows
+    rows = [len(torch.unique(trainer._encode_batch(b)[2]["bag_bits"])) for b in batches[:50]]  # distinct rows
     return 5 * statistics.mean(rows) * trainer.model.embed.dim * 4
 
 

@@ -51,7 +51,7 @@ def _setup(args):
     splits = load(seed=args.seed, words_per_language=args.words)
     run = compose(["recipe=default", f"data.options.words_per_language={args.words}", f"threads={args.threads}",
                    f"seed={args.seed}", *args.overrides])
-    args.steps = min(args.steps, epoch_steps(run, splits))
+    args.steps = min(args.steps, epoch_steps(run, splits))  # every caller (workers, header, --parts) sees the cap
     return run, splits
 
 
